@@ -1,0 +1,31 @@
+namespace Baton;
+
+/// <summary>Sends events, triggers functions and reads runs.</summary>
+/// <remarks>
+/// Every call that writes returns only after its write is durable in storage: an accepted event is never lost, and
+/// its runs exist when the call returns.
+/// </remarks>
+public interface IBatonClient
+{
+    /// <summary>Sends one event. Returns its id and the runs it started.</summary>
+    /// <exception cref="InvalidEventException">The event has no name, a reserved name, or cannot be serialized.</exception>
+    /// <exception cref="PayloadTooLargeException">The serialized event is larger than <see cref="BatonOptions.MaxEventBytes"/>.</exception>
+    Task<SendResult> SendAsync(BatonEvent @event, CancellationToken cancellationToken = default);
+
+    /// <summary>Sends several events atomically: all are accepted or none.</summary>
+    /// <exception cref="InvalidEventException">An event has no name, a reserved name, or cannot be serialized.</exception>
+    /// <exception cref="PayloadTooLargeException">A serialized event is larger than <see cref="BatonOptions.MaxEventBytes"/>.</exception>
+    Task<SendResult> SendAsync(IEnumerable<BatonEvent> events, CancellationToken cancellationToken = default);
+
+    /// <summary>Starts a run of a function by id with the given payload, whatever its triggers. Returns the run id.</summary>
+    /// <exception cref="UnknownFunctionException">No function has that id.</exception>
+    Task<string> TriggerAsync(string functionId, object? payload = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Reads a run with its steps, or null when there is no such run.</summary>
+    Task<RunInfo?> GetRunAsync(string runId, CancellationToken cancellationToken = default);
+
+    /// <summary>Waits until a run has ended and returns it.</summary>
+    /// <exception cref="TimeoutException">The run did not end within <paramref name="timeout"/>.</exception>
+    /// <exception cref="KeyNotFoundException">There is no such run.</exception>
+    Task<RunInfo> WaitForRunAsync(string runId, TimeSpan timeout, CancellationToken cancellationToken = default);
+}

@@ -1,0 +1,44 @@
+using System.Text.Json;
+
+namespace Baton;
+
+/// <summary>A run as the client reports it: status, input, output or error, and its steps.</summary>
+public sealed class RunInfo
+{
+    /// <summary>The run id.</summary>
+    public required string Id { get; init; }
+
+    /// <summary>The function the run executes.</summary>
+    public required string FunctionId { get; init; }
+
+    /// <summary>Where the run is.</summary>
+    public required RunStatus Status { get; init; }
+
+    /// <summary>The triggering event (<c>{id, name, data, ts}</c>).</summary>
+    public required JsonElement Event { get; init; }
+
+    /// <summary>The function's return value as JSON, once completed.</summary>
+    public JsonElement? Output { get; init; }
+
+    /// <summary>The error, once failed.</summary>
+    public RunError? Error { get; init; }
+
+    /// <summary>The current function-level attempt, starting at 1 once the run has started.</summary>
+    public int Attempt { get; init; }
+
+    /// <summary>When the run was created.</summary>
+    public DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>When a worker first started it.</summary>
+    public DateTimeOffset? StartedAt { get; init; }
+
+    /// <summary>When it ended.</summary>
+    public DateTimeOffset? EndedAt { get; init; }
+
+    /// <summary>The journal, in the order the steps were first recorded.</summary>
+    public IReadOnlyList<StepInfo> Steps { get; init; } = [];
+
+    /// <summary>Deserializes <see cref="Output"/> to <typeparamref name="T"/> with the given options.</summary>
+    public T? GetOutput<T>(JsonSerializerOptions? options = null) =>
+        Output is { } output ? output.Deserialize<T>(options ?? JsonSerializerOptions.Web) : default;
+}

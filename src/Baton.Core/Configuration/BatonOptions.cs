@@ -1,0 +1,97 @@
+using System.Text.Json;
+
+namespace Baton;
+
+/// <summary>Engine settings. Validated at start-up; every problem is reported at once.</summary>
+public sealed class BatonOptions
+{
+    /// <summary>Runs this node executes at once. Default: 32 per core, at least 32 (runs mostly wait on I/O).</summary>
+    public int MaxConcurrentRuns { get; set; } = Math.Max(32, Environment.ProcessorCount * 32);
+
+    /// <summary>Runs claimed per storage round trip. Default: 64.</summary>
+    public int ClaimBatchSize { get; set; } = 64;
+
+    /// <summary>How long a claim is valid without a heartbeat. A dead node's runs are reclaimed after this. Default: 30 s.</summary>
+    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How often a worker renews its leases. Must be well below <see cref="LeaseDuration"/>. Default: 10 s.</summary>
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// The longest a worker waits before looking for work it was not told about (runs created by another process,
+    /// expired leases). Work created in this process is picked up at once. Default: 1 s.
+    /// </summary>
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Waits (sleeps, retry backoffs) up to this long stay in memory, holding the worker slot; longer ones suspend the
+    /// run. Either way the wait is persisted first. Default: 1 s.
+    /// </summary>
+    public TimeSpan HotWaitLimit { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// On shutdown, how long in-flight step bodies may run to completion before they are cancelled; runs still going
+    /// then are released and resumed later (their unfinished steps run again). Default: 25 s.
+    /// </summary>
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(25);
+
+    /// <summary>The largest serialized event or trigger payload accepted, in bytes. Default: 1 MiB.</summary>
+    public int MaxEventBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Whether this node executes runs. Set false for a node that only sends events and reads runs. Default: true.</summary>
+    public bool RunWorker { get; set; } = true;
+
+    /// <summary>A name for this node in leases and logs. Default: host name, process id and a random suffix.</summary>
+    public string? NodeId { get; set; }
+
+    /// <summary>How payloads, step results and outputs are serialized. Default: <see cref="JsonSerializerDefaults.Web"/>.</summary>
+    public JsonSerializerOptions JsonSerializerOptions { get; set; } = new(JsonSerializerDefaults.Web);
+
+    internal IEnumerable<string> Validate()
+    {
+        if (MaxConcurrentRuns < 1)
+        {
+            yield return $"MaxConcurrentRuns is {MaxConcurrentRuns}; it must be at least 1";
+        }
+
+        if (ClaimBatchSize < 1)
+        {
+            yield return $"ClaimBatchSize is {ClaimBatchSize}; it must be at least 1";
+        }
+
+        if (LeaseDuration < TimeSpan.FromSeconds(1))
+        {
+            yield return $"LeaseDuration is {LeaseDuration}; it must be at least 1 second";
+        }
+
+        if (HeartbeatInterval <= TimeSpan.Zero || HeartbeatInterval > LeaseDuration / 2)
+        {
+            yield return $"HeartbeatInterval is {HeartbeatInterval}; it must be positive and at most half of LeaseDuration ({LeaseDuration})";
+        }
+
+        if (PollInterval <= TimeSpan.Zero)
+        {
+            yield return $"PollInterval is {PollInterval}; it must be positive";
+        }
+
+        if (HotWaitLimit < TimeSpan.Zero || HotWaitLimit >= LeaseDuration)
+        {
+            yield return $"HotWaitLimit is {HotWaitLimit}; it must be between zero and LeaseDuration ({LeaseDuration})";
+        }
+
+        if (ShutdownTimeout < TimeSpan.Zero)
+        {
+            yield return $"ShutdownTimeout is {ShutdownTimeout}; it must not be negative";
+        }
+
+        if (MaxEventBytes < 1024)
+        {
+            yield return $"MaxEventBytes is {MaxEventBytes}; it must be at least 1024";
+        }
+
+        if (JsonSerializerOptions is null)
+        {
+            yield return "JsonSerializerOptions is null; leave the default or set your own options";
+        }
+    }
+}

@@ -1,0 +1,225 @@
+using System.Text;
+using System.Text.Json;
+using Baton.Storage;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Baton.Engine;
+
+/// <summary>
+/// The shared heart of a node: storage, the function registry, time, and the in-process signals that connect the
+/// client to the worker. Creates runs from events and from triggers.
+/// </summary>
+internal sealed partial class BatonEngine
+{
+    private readonly Lazy<Task> _started;
+    private readonly Lazy<FunctionRegistry> _registry;
+
+    public BatonEngine(
+        IBatonStorage storage,
+        IServiceProvider services,
+        IOptions<BatonOptions> options,
+        TimeProvider time,
+        ILoggerFactory loggerFactory)
+    {
+        Storage = storage;
+        Services = services;
+        Options = options.Value;
+        Time = time;
+        LoggerFactory = loggerFactory;
+        Logger = loggerFactory.CreateLogger("Baton.Engine");
+        NodeId = Options.NodeId ?? $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid().ToString("N")[..6]}";
+        _registry = new(() => new FunctionRegistry(services.GetServices<FunctionDescriptor>()));
+        _started = new(StartCoreAsync);
+    }
+
+    public IBatonStorage Storage { get; }
+
+    public IServiceProvider Services { get; }
+
+    public BatonOptions Options { get; }
+
+    public TimeProvider Time { get; }
+
+    public ILoggerFactory LoggerFactory { get; }
+
+    public ILogger Logger { get; }
+
+    public string NodeId { get; }
+
+    public FunctionRegistry Registry => _registry.Value;
+
+    /// <summary>Set when this process created or re-queued work, so the local worker claims without waiting for a poll.</summary>
+    public AsyncSignal WorkAvailable { get; } = new();
+
+    public RunCompletionHub Completions { get; } = new();
+
+    public JsonSerializerOptions Json => Options.JsonSerializerOptions;
+
+    /// <summary>Validates the functions, creates the schema and registers the functions, once per process.</summary>
+    public Task EnsureStartedAsync() => _started.Value;
+
+    private async Task StartCoreAsync()
+    {
+        var registry = Registry;
+        await Storage.InitializeAsync(CancellationToken.None).ConfigureAwait(false);
+        await Storage.Functions.RegisterAsync(registry.ToRegistrations(Time.GetUtcNow()), CancellationToken.None).ConfigureAwait(false);
+        LogStarted(Logger, NodeId, registry.Ids.Count);
+    }
+
+    public async Task<SendResult> SendAsync(IEnumerable<BatonEvent> events, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(events);
+        await EnsureStartedAsync().ConfigureAwait(false);
+        var now = Time.GetUtcNow();
+        var records = events.Select(e => ToRecord(e, now)).ToList();
+        if (records.Count == 0)
+        {
+            return new SendResult([], []);
+        }
+
+        var appends = await WithTriggeredRunsAsync(records, now, cancellationToken).ConfigureAwait(false);
+        var accepted = await Storage.Events.AppendAsync(appends, cancellationToken).ConfigureAwait(false);
+        var runIds = appends.Where((_, i) => accepted[i]).SelectMany(a => a.Runs.Select(r => r.Id)).ToList();
+        if (runIds.Count > 0)
+        {
+            WorkAvailable.Set();
+        }
+
+        return new SendResult([.. appends.Select(a => a.Event.Id)], runIds);
+    }
+
+    public async Task<string> TriggerAsync(string functionId, object? payload, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(functionId);
+        await EnsureStartedAsync().ConfigureAwait(false);
+        if (!Registry.TryGet(functionId, out _) && !await Storage.Functions.ExistsAsync(functionId, cancellationToken).ConfigureAwait(false))
+        {
+            var known = await Storage.Functions.ListAsync(cancellationToken).ConfigureAwait(false);
+            throw new UnknownFunctionException(functionId, known.Select(f => f.Id).Union(Registry.Ids));
+        }
+
+        var now = Time.GetUtcNow();
+        var data = SerializePayload(payload, $"The payload for function '{functionId}'");
+        var invoked = new EventRecord(Ids.New(Time), LifecycleEvents.FunctionInvoked, data, now, now);
+        var run = NewRun(functionId, invoked, now);
+        await Storage.Runs.CreateAsync([run], cancellationToken).ConfigureAwait(false);
+        WorkAvailable.Set();
+        return run.Id;
+    }
+
+    /// <summary>The events a finished run emits, with the runs they start (failure handlers, lifecycle triggers).</summary>
+    public Task<IReadOnlyList<EventAppend>> LifecycleAppendsAsync(string functionId, string runId, RunStatus status, string? outputJson, RunError? error, JsonElement triggerEvent, DateTimeOffset now)
+    {
+        var data = JsonSerializer.Serialize(new FunctionFinishedData
+        {
+            FunctionId = functionId,
+            RunId = runId,
+            Status = status.ToWireName(),
+            Output = outputJson is null ? null : JsonDocument.Parse(outputJson).RootElement,
+            Error = error,
+            Event = triggerEvent,
+        }, Json);
+        var names = status == RunStatus.Failed
+            ? new[] { LifecycleEvents.FunctionFailed, LifecycleEvents.FunctionFinished }
+            : [LifecycleEvents.FunctionFinished];
+        return WithTriggeredRunsAsync([.. names.Select(name => new EventRecord($"{runId}:{name}", name, data, now, now))], now, CancellationToken.None);
+    }
+
+    /// <summary>
+    /// Pairs each event with the runs it starts: one per function registered (by any node) with a matching trigger whose
+    /// condition accepts the event.
+    /// </summary>
+    private async Task<IReadOnlyList<EventAppend>> WithTriggeredRunsAsync(IReadOnlyList<EventRecord> records, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var names = records.Select(r => r.Name).Distinct(StringComparer.Ordinal).ToList();
+        var matches = await Storage.Functions.FindTriggeredAsync(names, cancellationToken).ConfigureAwait(false);
+        var byName = matches.ToLookup(m => m.EventName, m => m.FunctionId, StringComparer.Ordinal);
+        return [.. records.Select(record =>
+        {
+            var functions = byName[record.Name].Union(Registry.Triggered(record.Name)).ToList();
+            var data = functions.Any(NeedsData) ? JsonDocument.Parse(record.DataJson).RootElement : default;
+            return new EventAppend(record, [.. functions.Where(f => Accepts(f, record.Name, data)).Select(f => NewRun(f, record, now))]);
+        })];
+    }
+
+    private bool NeedsData(string functionId) =>
+        functionId.EndsWith(FunctionRegistry.FailureHandlerSuffix, StringComparison.Ordinal)
+        || (Registry.TryGet(functionId, out var local) && local.Filter is not null);
+
+    private bool Accepts(string functionId, string eventName, JsonElement data)
+    {
+        if (Registry.TryGet(functionId, out var local))
+        {
+            return local.Accepts(eventName, data);
+        }
+
+        // A failure handler registered by another node handles only its own function's failures.
+        return !functionId.EndsWith(FunctionRegistry.FailureHandlerSuffix, StringComparison.Ordinal)
+            || (data.ValueKind == JsonValueKind.Object && data.TryGetProperty("functionId", out var fn)
+                && fn.ValueEquals(functionId[..^FunctionRegistry.FailureHandlerSuffix.Length]));
+    }
+
+    private EventRecord ToRecord(BatonEvent @event, DateTimeOffset now)
+    {
+        if (@event is null)
+        {
+            throw new InvalidEventException("An event is null.");
+        }
+
+        if (!FunctionRegistry.IsValidEventName(@event.Name))
+        {
+            throw new InvalidEventException($"Event name '{@event.Name}' is invalid: give 1-256 characters with no control characters or surrounding spaces.");
+        }
+
+        if (LifecycleEvents.IsReserved(@event.Name))
+        {
+            throw new InvalidEventException($"Event name '{@event.Name}' uses the reserved prefix 'baton/'; Baton emits those events itself.");
+        }
+
+        if (@event.Id is { } id && (id.Length is 0 or > 256 || id.Any(char.IsControl)))
+        {
+            throw new InvalidEventException($"Event id '{id}' is invalid: give 1-256 characters with no control characters, or leave it null.");
+        }
+
+        var data = SerializePayload(@event.Data, $"Event '{@event.Name}'");
+        var size = Encoding.UTF8.GetByteCount(data) + Encoding.UTF8.GetByteCount(@event.Name) + (@event.Id?.Length ?? 0);
+        if (size > Options.MaxEventBytes)
+        {
+            throw new PayloadTooLargeException($"Event '{@event.Name}'", size, Options.MaxEventBytes);
+        }
+
+        return new EventRecord(@event.Id ?? Ids.New(Time), @event.Name, data, @event.Timestamp ?? now, now);
+    }
+
+    private NewRun NewRun(string functionId, EventRecord trigger, DateTimeOffset now) =>
+        new(Ids.New(Time), functionId, EventJson.ToInput(trigger), now, now, trigger.Name == LifecycleEvents.FunctionInvoked ? null : trigger.Id);
+
+    private string SerializePayload(object? payload, string what)
+    {
+        try
+        {
+            var json = payload switch
+            {
+                null => "{}",
+                JsonElement { ValueKind: JsonValueKind.Undefined } => "{}",
+                JsonElement element => element.GetRawText(),
+                _ => JsonSerializer.Serialize(payload, payload.GetType(), Json),
+            };
+            if (Encoding.UTF8.GetByteCount(json) > Options.MaxEventBytes)
+            {
+                throw new PayloadTooLargeException(what, Encoding.UTF8.GetByteCount(json), Options.MaxEventBytes);
+            }
+
+            return json;
+        }
+        catch (Exception ex) when (ex is NotSupportedException or JsonException or InvalidOperationException)
+        {
+            throw new InvalidEventException($"{what}: its data of type {payload!.GetType().FullName} cannot be serialized to JSON: {ex.Message}", ex);
+        }
+    }
+
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Baton node {NodeId} started with {FunctionCount} functions")]
+    private static partial void LogStarted(ILogger logger, string nodeId, int functionCount);
+}

@@ -1,0 +1,46 @@
+using System.Buffers;
+using System.Text.Json;
+using Baton.Storage;
+
+namespace Baton.Engine;
+
+/// <summary>The stored shape of events in run input: a JSON array of <c>{id, name, data, ts}</c>.</summary>
+internal static class EventJson
+{
+    public static string ToInput(EventRecord record)
+    {
+        var buffer = new ArrayBufferWriter<byte>(record.DataJson.Length + 128);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartArray();
+            WriteEvent(writer, record);
+            writer.WriteEndArray();
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    public static void WriteEvent(Utf8JsonWriter writer, EventRecord record)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("id", record.Id);
+        writer.WriteString("name", record.Name);
+        writer.WritePropertyName("data");
+        writer.WriteRawValue(record.DataJson, skipInputValidation: true);
+        writer.WriteNumber("ts", record.Timestamp.ToUnixTimeMilliseconds());
+        writer.WriteEndObject();
+    }
+
+    /// <summary>Reads the first event of a run's input: its id, name, timestamp, data, and the whole event object.</summary>
+    public static (string Id, string Name, DateTimeOffset Timestamp, JsonElement Data, JsonElement Event) ReadFirst(string inputJson)
+    {
+        using var document = JsonDocument.Parse(inputJson);
+        var first = document.RootElement[0].Clone();
+        return (
+            first.GetProperty("id").GetString()!,
+            first.GetProperty("name").GetString()!,
+            DateTimeOffset.FromUnixTimeMilliseconds(first.GetProperty("ts").GetInt64()),
+            first.GetProperty("data"),
+            first);
+    }
+}

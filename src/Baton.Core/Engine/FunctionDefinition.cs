@@ -1,0 +1,28 @@
+using System.Text.Json;
+
+namespace Baton.Engine;
+
+/// <summary>A validated function, ready to run.</summary>
+internal sealed class FunctionDefinition
+{
+    public required string Id { get; init; }
+
+    public required string Name { get; init; }
+
+    public required IReadOnlyList<string> Triggers { get; init; }
+
+    public required RetryPolicy Retry { get; init; }
+
+    public required FunctionInvoker Invoker { get; init; }
+
+    public required Type EventType { get; init; }
+
+    /// <summary>An extra condition on a triggering event's payload (used by the built-in failure handlers).</summary>
+    public Func<JsonElement, bool>? Filter { get; init; }
+
+    /// <summary>The function that owns this one, for built-in failure handlers.</summary>
+    public string? ParentId { get; init; }
+
+    public bool Accepts(string eventName, JsonElement data) =>
+        Triggers.Contains(eventName, StringComparer.Ordinal) && (Filter is null || Filter(data));
+}

@@ -1,0 +1,154 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Baton.Storage;
+
+namespace Baton.Engine;
+
+/// <summary>The validated set of functions this node knows, indexed by id and by trigger.</summary>
+internal sealed partial class FunctionRegistry
+{
+    public const string FailureHandlerSuffix = "/on-failure";
+    private const int MaxNameLength = 256;
+
+    private readonly Dictionary<string, FunctionDefinition> _byId;
+    private readonly Dictionary<string, FunctionDefinition[]> _byTrigger;
+
+    public FunctionRegistry(IEnumerable<FunctionDescriptor> descriptors)
+    {
+        var list = descriptors.ToList();
+        var problems = new List<string>();
+        foreach (var duplicate in list.GroupBy(d => d.Id, StringComparer.Ordinal).Where(g => g.Count() > 1))
+        {
+            problems.Add($"function id '{duplicate.Key}' is registered {duplicate.Count()} times ({string.Join(", ", duplicate.Select(d => d.Source))}); give each function its own id");
+        }
+
+        var definitions = new List<FunctionDefinition>();
+        foreach (var descriptor in list)
+        {
+            problems.AddRange(Validate(descriptor));
+            if (descriptor.Invoker is null)
+            {
+                continue;
+            }
+
+            var options = descriptor.Options;
+            var definition = new FunctionDefinition
+            {
+                Id = descriptor.Id,
+                Name = options.Name ?? descriptor.Id,
+                Triggers = [.. options.Triggers],
+                Retry = options.RetryPolicy,
+                Invoker = descriptor.Invoker,
+                EventType = descriptor.EventType,
+            };
+            definitions.Add(definition);
+            if (options.OnFailure is { } onFailure)
+            {
+                definitions.Add(new FunctionDefinition
+                {
+                    Id = descriptor.Id + FailureHandlerSuffix,
+                    Name = definition.Name + " (on failure)",
+                    Triggers = [LifecycleEvents.FunctionFailed],
+                    Retry = options.RetryPolicy,
+                    Invoker = FunctionInvoker.ForFailureHandler(onFailure),
+                    EventType = typeof(FunctionFinishedData),
+                    Filter = data => data.ValueKind == JsonValueKind.Object
+                        && data.TryGetProperty("functionId", out var fn)
+                        && fn.ValueKind == JsonValueKind.String
+                        && fn.ValueEquals(descriptor.Id),
+                    ParentId = descriptor.Id,
+                });
+            }
+        }
+
+        if (problems.Count > 0)
+        {
+            throw new BatonConfigurationException(problems);
+        }
+
+        _byId = definitions.ToDictionary(d => d.Id, StringComparer.Ordinal);
+        _byTrigger = definitions
+            .SelectMany(d => d.Triggers.Distinct(StringComparer.Ordinal).Select(t => (Trigger: t, Definition: d)))
+            .GroupBy(x => x.Trigger, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.Select(x => x.Definition).ToArray(), StringComparer.Ordinal);
+        Ids = [.. _byId.Keys];
+    }
+
+    public IReadOnlyCollection<string> Ids { get; }
+
+    public IEnumerable<FunctionDefinition> All => _byId.Values;
+
+    public bool TryGet(string id, out FunctionDefinition definition) => _byId.TryGetValue(id, out definition!);
+
+    /// <summary>The ids of local functions with a trigger on <paramref name="eventName"/> (conditions not yet applied).</summary>
+    public IEnumerable<string> Triggered(string eventName) =>
+        _byTrigger.TryGetValue(eventName, out var candidates) ? candidates.Select(c => c.Id) : [];
+
+    public IReadOnlyList<FunctionRegistration> ToRegistrations(DateTimeOffset now) =>
+        [.. All.Select(d =>
+        {
+            var json = JsonSerializer.Serialize(new
+            {
+                id = d.Id,
+                name = d.Name,
+                triggers = d.Triggers,
+                retries = d.Retry.Retries,
+                backoff = d.Retry.Backoff.ToString(),
+                parentId = d.ParentId,
+                eventType = d.EventType.FullName,
+            });
+            var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(json)));
+            return new FunctionRegistration(d.Id, d.Triggers, json, hash, now);
+        })];
+
+    internal static bool IsValidEventName(string? name) =>
+        !string.IsNullOrWhiteSpace(name) && name.Length <= MaxNameLength && !name.Any(char.IsControl) && name.Trim() == name;
+
+    private static IEnumerable<string> Validate(FunctionDescriptor descriptor)
+    {
+        var id = descriptor.Id;
+        var who = $"function '{id}'";
+        if (string.IsNullOrEmpty(id) || !IdPattern().IsMatch(id))
+        {
+            yield return $"function id '{id}' ({descriptor.Source}) is invalid; use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit";
+        }
+
+        if (descriptor.Invoker is null)
+        {
+            yield return $"{who}: {descriptor.HandlerType?.FullName} implements neither IBatonFunction<TEvent> nor IBatonFunction<TEvent, TResult>";
+        }
+
+        var options = descriptor.Options;
+        foreach (var trigger in options.Triggers)
+        {
+            if (!IsValidEventName(trigger))
+            {
+                yield return $"{who}: trigger '{trigger}' is not a valid event name (1-{MaxNameLength} characters, no control characters or surrounding spaces)";
+            }
+            else if (LifecycleEvents.IsReserved(trigger) && !LifecycleEvents.CanTriggerOn(trigger))
+            {
+                yield return $"{who}: trigger '{trigger}' uses the reserved prefix 'baton/'; only {LifecycleEvents.FunctionFinished} and {LifecycleEvents.FunctionFailed} can be triggered on";
+            }
+        }
+
+        foreach (var duplicate in options.Triggers.GroupBy(t => t, StringComparer.Ordinal).Where(g => g.Count() > 1))
+        {
+            yield return $"{who}: trigger '{duplicate.Key}' is listed {duplicate.Count()} times";
+        }
+
+        if (options.Name is { Length: > MaxNameLength })
+        {
+            yield return $"{who}: name is longer than {MaxNameLength} characters";
+        }
+
+        foreach (var problem in options.RetryPolicy.Validate(who))
+        {
+            yield return problem;
+        }
+    }
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
+    private static partial Regex IdPattern();
+}

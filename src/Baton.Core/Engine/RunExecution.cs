@@ -1,0 +1,204 @@
+using System.Text.Json;
+using Baton.Storage;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Baton.Engine;
+
+/// <summary>
+/// One execution of a claimed run: loads the journal, calls the function with a context whose steps read and write
+/// that journal, and records how the execution ended (completed, failed, suspended, released).
+/// </summary>
+internal sealed partial class RunExecution
+{
+    private readonly BatonEngine _engine;
+    private readonly ClaimedRun _claim;
+    private readonly FunctionDefinition _function;
+    private readonly CancellationTokenSource _cancellation = new();
+    private Dictionary<string, StepRecord> _journal = new(StringComparer.Ordinal);
+    private AsyncServiceScope _scope;
+    private (string Id, string Name, DateTimeOffset Timestamp, JsonElement Data, JsonElement Event) _input;
+
+    public RunExecution(BatonEngine engine, ClaimedRun claim, FunctionDefinition function)
+    {
+        _engine = engine;
+        _claim = claim;
+        _function = function;
+        var logger = engine.LoggerFactory.CreateLogger("Baton.Function." + function.Id);
+        Logger = new ReplayAwareLogger(logger, () => IsReplaying);
+    }
+
+    public string RunId => _claim.Lease.RunId;
+
+    public string FunctionId => _function.Id;
+
+    public int Attempt => _claim.Attempt + 1;
+
+    public RunLease Lease => _claim.Lease;
+
+    public ILogger Logger { get; }
+
+    public CancellationToken CancellationToken => _cancellation.Token;
+
+    public IServiceProvider Services => _scope.ServiceProvider;
+
+    public JsonSerializerOptions JsonOptions => _engine.Json;
+
+    /// <summary>Executes the run to the end of this execution. Never throws.</summary>
+    public async Task ExecuteAsync()
+    {
+        try
+        {
+            var steps = await _engine.Storage.Runs.GetStepsAsync(RunId, CancellationToken.None).ConfigureAwait(false);
+            _journal = steps.ToDictionary(s => s.Key, StringComparer.Ordinal);
+            _unvisited = _journal.Count;
+            _input = EventJson.ReadFirst(_claim.InputJson);
+            _scope = _engine.Services.CreateAsyncScope();
+            await using (_scope.ConfigureAwait(false))
+            {
+                Task<object?> body;
+                try
+                {
+                    body = _function.Invoker.InvokeAsync(this);
+                }
+                catch (Exception ex)
+                {
+                    body = Task.FromException<object?>(ex);
+                }
+
+                await Task.WhenAny(body, _haltedSignal.Task).ConfigureAwait(false);
+
+                // Steps still in flight (parallel branches, or bodies running when a halt came) finish and commit first.
+                await WaitForStepsAsync().ConfigureAwait(false);
+                await ConcludeAsync(body).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex)
+        {
+            // Storage failed while concluding: write nothing more; the lease expires and the run is claimed again.
+            LogExecutionError(_engine.Logger, ex, RunId);
+        }
+        finally
+        {
+            await _cancellation.CancelAsync().ConfigureAwait(false);
+            _cancellation.Dispose();
+        }
+    }
+
+    private async Task ConcludeAsync(Task<object?> body)
+    {
+        var halt = _halt;
+        if (halt == HaltReason.Abort)
+        {
+            LogAbandoned(_engine.Logger, RunId);
+            return;
+        }
+
+        // Under a halt only a successful end counts: a fault may be the halt's own cancellation.
+        if (body.IsCompletedSuccessfully || (body.IsCompleted && halt == HaltReason.None))
+        {
+            await FinishAsync(body).ConfigureAwait(false);
+            return;
+        }
+
+        if (_wakeAt is { } wakeAt)
+        {
+            await _engine.Storage.Queue.SuspendAsync(Lease, new RunSuspension(wakeAt, _suspendStatus, _claim.Attempt), CancellationToken.None).ConfigureAwait(false);
+        }
+        else
+        {
+            await _engine.Storage.Queue.ReleaseAsync(Lease, CancellationToken.None).ConfigureAwait(false);
+        }
+
+        _engine.WorkAvailable.Set();
+    }
+
+    private async Task FinishAsync(Task<object?> body)
+    {
+        var now = _engine.Time.GetUtcNow();
+        if (body.IsCompletedSuccessfully)
+        {
+            string output;
+            try
+            {
+                output = JsonSerializer.Serialize(body.Result, body.Result?.GetType() ?? typeof(object), _engine.Json);
+            }
+            catch (Exception ex) when (ex is NotSupportedException or JsonException or InvalidOperationException)
+            {
+                await FailAsync(RunError.From(new NonRetriableException(
+                    $"The function returned a value of type {body.Result!.GetType().FullName} that cannot be serialized to JSON: {ex.Message}", ex)), now).ConfigureAwait(false);
+                return;
+            }
+
+            await CompleteAsync(RunStatus.Completed, output, null, now).ConfigureAwait(false);
+            return;
+        }
+
+        var error = body.Exception?.InnerException ?? new OperationCanceledException("The function was cancelled.");
+        var final = error is NonRetriableException or StepFailedException || Attempt >= _function.Retry.MaxAttempts;
+        if (final)
+        {
+            await FailAsync(RunError.From(error), now).ConfigureAwait(false);
+            return;
+        }
+
+        var due = error is RetryAfterException retryAfter ? retryAfter.NextAttemptAt(now) : now + _function.Retry.Backoff.GetDelay(Attempt);
+        LogFunctionRetry(Logger, error, RunId, Attempt, due);
+        await _engine.Storage.Queue.SuspendAsync(Lease, new RunSuspension(due, RunStatus.Queued, _claim.Attempt + 1), CancellationToken.None).ConfigureAwait(false);
+        _engine.WorkAvailable.Set();
+    }
+
+    private Task FailAsync(RunError error, DateTimeOffset now)
+    {
+        LogRunFailed(_engine.Logger, RunId, FunctionId, error.Type, error.Message);
+        return CompleteAsync(RunStatus.Failed, null, error, now);
+    }
+
+    private async Task CompleteAsync(RunStatus status, string? output, RunError? error, DateTimeOffset now)
+    {
+        var emitted = await _engine.LifecycleAppendsAsync(FunctionId, RunId, status, output, error, _input.Event, now).ConfigureAwait(false);
+        await _engine.Storage.Queue.CompleteAsync(Lease, new RunCompletion(status, output, error, now, emitted), CancellationToken.None).ConfigureAwait(false);
+        if (emitted.Any(e => e.Runs.Count > 0))
+        {
+            _engine.WorkAvailable.Set();
+        }
+
+        _engine.Completions.Notify(RunId);
+    }
+
+    internal FunctionContext<TEvent> CreateContext<TEvent>()
+    {
+        var (id, name, timestamp, data, whole) = _input;
+        TEvent payload;
+        try
+        {
+            payload = typeof(TEvent) == typeof(JsonElement) ? (TEvent)(object)data : data.Deserialize<TEvent>(_engine.Json)!;
+        }
+        catch (JsonException ex)
+        {
+            throw new NonRetriableException($"The payload of event '{name}' ({id}) does not fit {typeof(TEvent).Name}: {ex.Message}", ex);
+        }
+
+        return new FunctionContext<TEvent>(this, whole, new EventEnvelope<TEvent>(id, name, timestamp, payload, data));
+    }
+
+    internal FailureContext CreateFailureContext()
+    {
+        var (_, _, _, data, whole) = _input;
+        var failure = data.Deserialize<FunctionFinishedData>(_engine.Json)
+            ?? throw new NonRetriableException("The failure event has no payload.");
+        return new FailureContext(this, whole, failure);
+    }
+
+    [LoggerMessage(EventId = 100, Level = LogLevel.Error, Message = "Run {RunId}: storage failed while recording the end of an execution; the run will be claimed again when its lease expires")]
+    private static partial void LogExecutionError(ILogger logger, Exception exception, string runId);
+
+    [LoggerMessage(EventId = 101, Level = LogLevel.Warning, Message = "Run {RunId}: execution abandoned (lease lost or storage failed); another execution will continue it")]
+    private static partial void LogAbandoned(ILogger logger, string runId);
+
+    [LoggerMessage(EventId = 102, Level = LogLevel.Warning, Message = "Run {RunId}: attempt {Attempt} failed outside a step; retrying at {Due}")]
+    private static partial void LogFunctionRetry(ILogger logger, Exception exception, string runId, int attempt, DateTimeOffset due);
+
+    [LoggerMessage(EventId = 103, Level = LogLevel.Warning, Message = "Run {RunId} of {FunctionId} failed: {ErrorType}: {ErrorMessage}")]
+    private static partial void LogRunFailed(ILogger logger, string runId, string functionId, string errorType, string errorMessage);
+}

@@ -1,0 +1,32 @@
+namespace Baton;
+
+/// <summary>How a function is triggered and retried. Validated when registered.</summary>
+public sealed class FunctionOptions
+{
+    /// <summary>A human-readable name for the dashboard. Default: the id.</summary>
+    public string? Name { get; set; }
+
+    /// <summary>Event names that start a run. A function can always be started by id too.</summary>
+    public IList<string> Triggers { get; } = [];
+
+    /// <summary>Retries after the first attempt, for each step and for errors outside steps. Default: 3.</summary>
+    public int Retries { get; set; } = 3;
+
+    /// <summary>Delay before each retry. Default: <see cref="Baton.Backoff.Default"/> (exponential 1 s .. 10 min, jitter).</summary>
+    public Backoff Backoff { get; set; } = Backoff.Default;
+
+    /// <summary>
+    /// Runs durably after a run of this function has failed for good, as a run of its own (function id
+    /// <c>{id}/on-failure</c>) with its own steps and retries.
+    /// </summary>
+    public Func<FailureContext, Task>? OnFailure { get; set; }
+
+    /// <summary>Adds an event trigger.</summary>
+    public FunctionOptions TriggerOn(string eventName)
+    {
+        Triggers.Add(eventName);
+        return this;
+    }
+
+    internal RetryPolicy RetryPolicy => new(Retries, Backoff);
+}

@@ -1,0 +1,28 @@
+namespace Baton;
+
+/// <summary>What a step body may want to know: its key, an idempotency key for external calls, and its attempt.</summary>
+public sealed class StepExecution
+{
+    internal StepExecution(string key, string idempotencyKey, int attempt, CancellationToken cancellationToken)
+    {
+        Key = key;
+        IdempotencyKey = idempotencyKey;
+        Attempt = attempt;
+        CancellationToken = cancellationToken;
+    }
+
+    /// <summary>The step key (<c>id</c>, or <c>id:n</c> for the n-th repeat).</summary>
+    public string Key { get; }
+
+    /// <summary>
+    /// <c>{runId}:{stepKey}</c>: the same on every attempt of this step, different for every other step. Pass it to
+    /// external APIs that deduplicate (payments, emails) so a retried body does not repeat the side effect.
+    /// </summary>
+    public string IdempotencyKey { get; }
+
+    /// <summary>This attempt of the step body, starting at 1.</summary>
+    public int Attempt { get; }
+
+    /// <summary>The run's cancellation token.</summary>
+    public CancellationToken CancellationToken { get; }
+}

@@ -1,0 +1,35 @@
+namespace Baton.Storage;
+
+/// <summary>
+/// The hot work queue: claims under leases, and every state change a worker makes to a run it holds. Each write
+/// carries the <see cref="RunLease"/> and throws <see cref="LeaseLostException"/> when the lease is no longer held.
+/// </summary>
+public interface IWorkQueue
+{
+    /// <summary>
+    /// Claims up to <paramref name="max"/> runs that are due (new, woken, retrying, or whose lease expired) among
+    /// <paramref name="functionIds"/>, leasing them to <paramref name="owner"/> for <paramref name="leaseDuration"/>.
+    /// </summary>
+    Task<IReadOnlyList<ClaimedRun>> ClaimAsync(string owner, IReadOnlyCollection<string> functionIds, int max, TimeSpan leaseDuration, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The earliest time after now at which a run becomes claimable (a sleep or backoff ends, or a lease expires), or
+    /// null when nothing is scheduled.
+    /// </summary>
+    Task<DateTimeOffset?> NextDueAsync(CancellationToken cancellationToken);
+
+    /// <summary>Extends every lease held by <paramref name="owner"/>; returns the ids of the runs it still holds.</summary>
+    Task<IReadOnlySet<string>> RenewAsync(string owner, TimeSpan leaseDuration, CancellationToken cancellationToken);
+
+    /// <summary>Writes a journal entry (insert or update by key). Returns once durable.</summary>
+    Task CheckpointAsync(RunLease lease, StepRecord step, CancellationToken cancellationToken);
+
+    /// <summary>Releases the lease and puts the run back in the queue, due at <see cref="RunSuspension.WakeAt"/>.</summary>
+    Task SuspendAsync(RunLease lease, RunSuspension suspension, CancellationToken cancellationToken);
+
+    /// <summary>Ends the run, removes it from the queue, and appends the emitted events, in one transaction.</summary>
+    Task CompleteAsync(RunLease lease, RunCompletion completion, CancellationToken cancellationToken);
+
+    /// <summary>Gives the run back to the queue, due now (graceful shutdown).</summary>
+    Task ReleaseAsync(RunLease lease, CancellationToken cancellationToken);
+}

@@ -1,0 +1,71 @@
+using Baton.Storage;
+using static Baton.Sqlite.SqliteDatabase;
+
+namespace Baton.Sqlite;
+
+internal sealed class SqliteRunStore(SqliteDatabase database) : IRunStore
+{
+    public Task CreateAsync(IReadOnlyList<NewRun> runs, CancellationToken cancellationToken) =>
+        database.Writer.WriteAsync(w =>
+        {
+            foreach (var run in runs)
+            {
+                SqliteWrites.InsertRun(w, run);
+            }
+
+            return true;
+        });
+
+    public Task<RunRecord?> GetAsync(string runId, CancellationToken cancellationToken)
+    {
+        using var connection = database.OpenRead();
+        using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT id, function_id, status, input, output, error, attempt, created_at, started_at, ended_at
+            FROM runs WHERE id = @id;
+            """;
+        command.With("@id", runId);
+        using var reader = command.ExecuteReader();
+        return Task.FromResult(reader.Read()
+            ? new RunRecord(
+                reader.GetString(0),
+                reader.GetString(1),
+                (RunStatus)reader.GetInt32(2),
+                reader.GetString(3),
+                StringOrNull(reader, 4),
+                ErrorFromDb(reader, 5),
+                reader.GetInt32(6),
+                Time0(reader.GetInt64(7)),
+                TimeOrNull(reader, 8),
+                TimeOrNull(reader, 9))
+            : null);
+    }
+
+    public Task<IReadOnlyList<StepRecord>> GetStepsAsync(string runId, CancellationToken cancellationToken)
+    {
+        using var connection = database.OpenRead();
+        using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT key, kind, status, output, error, attempts, started_at, ended_at, wake_at
+            FROM steps WHERE run_id = @run ORDER BY seq;
+            """;
+        command.With("@run", runId);
+        using var reader = command.ExecuteReader();
+        var steps = new List<StepRecord>();
+        while (reader.Read())
+        {
+            steps.Add(new StepRecord(
+                reader.GetString(0),
+                (StepKind)reader.GetInt32(1),
+                (StepStatus)reader.GetInt32(2),
+                StringOrNull(reader, 3),
+                ErrorFromDb(reader, 4),
+                reader.GetInt32(5),
+                Time0(reader.GetInt64(6)),
+                TimeOrNull(reader, 7),
+                TimeOrNull(reader, 8)));
+        }
+
+        return Task.FromResult<IReadOnlyList<StepRecord>>(steps);
+    }
+}

@@ -1,0 +1,98 @@
+using Microsoft.Data.Sqlite;
+
+namespace Baton.Sqlite;
+
+/// <summary>Versioned migrations, tracked in <c>PRAGMA user_version</c> and applied under a write lock.</summary>
+internal static class SqliteSchema
+{
+    private static readonly string[] Migrations =
+    [
+        // 1: the initial schema. The queue is the hot table: one row per unfinished run; "available_at" is both
+        // the due time of a queued run and the lease expiry of a claimed one, so one index serves every claim.
+        """
+        CREATE TABLE events (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            data TEXT NOT NULL,
+            ts INTEGER NOT NULL,
+            received_at INTEGER NOT NULL);
+        CREATE INDEX events_name_received ON events(name, received_at);
+        CREATE TABLE runs (
+            id TEXT PRIMARY KEY,
+            function_id TEXT NOT NULL,
+            status INTEGER NOT NULL,
+            input TEXT NOT NULL,
+            output TEXT,
+            error TEXT,
+            attempt INTEGER NOT NULL DEFAULT 0,
+            event_id TEXT,
+            created_at INTEGER NOT NULL,
+            started_at INTEGER,
+            ended_at INTEGER);
+        CREATE INDEX runs_function_created ON runs(function_id, created_at);
+        CREATE INDEX runs_event ON runs(event_id) WHERE event_id IS NOT NULL;
+        CREATE TABLE queue (
+            run_id TEXT PRIMARY KEY,
+            function_id TEXT NOT NULL,
+            available_at INTEGER NOT NULL,
+            owner TEXT,
+            token INTEGER NOT NULL DEFAULT 0);
+        CREATE INDEX queue_available ON queue(available_at);
+        CREATE INDEX queue_owner ON queue(owner) WHERE owner IS NOT NULL;
+        CREATE TABLE steps (
+            seq INTEGER PRIMARY KEY,
+            run_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            kind INTEGER NOT NULL,
+            status INTEGER NOT NULL,
+            output TEXT,
+            error TEXT,
+            attempts INTEGER NOT NULL,
+            started_at INTEGER NOT NULL,
+            ended_at INTEGER,
+            wake_at INTEGER,
+            UNIQUE (run_id, key));
+        CREATE TABLE functions (
+            id TEXT PRIMARY KEY,
+            definition TEXT NOT NULL,
+            hash TEXT NOT NULL,
+            updated_at INTEGER NOT NULL);
+        CREATE TABLE function_triggers (
+            event_name TEXT NOT NULL,
+            function_id TEXT NOT NULL,
+            PRIMARY KEY (event_name, function_id)) WITHOUT ROWID;
+        """,
+    ];
+
+    public static int Version => Migrations.Length;
+
+    public static void Migrate(SqliteConnection connection)
+    {
+        using (var wal = connection.CreateCommand())
+        {
+            wal.CommandText = "PRAGMA journal_mode=WAL;";
+            wal.ExecuteNonQuery();
+        }
+
+        using var transaction = connection.BeginTransaction(deferred: false);
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = "PRAGMA user_version;";
+        var current = Convert.ToInt32(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+        if (current > Migrations.Length)
+        {
+            throw new BatonException(
+                $"The database schema is version {current}, newer than this version of Baton knows ({Migrations.Length}). Upgrade Baton, or use another database file.");
+        }
+
+        for (var version = current; version < Migrations.Length; version++)
+        {
+            command.CommandText = Migrations[version];
+            command.ExecuteNonQuery();
+            command.CommandText = $"PRAGMA user_version = {version + 1};";
+            command.ExecuteNonQuery();
+        }
+
+        transaction.Commit();
+    }
+}

@@ -1,0 +1,88 @@
+// A worker process for the crash test: runs a multi-step pipeline against a SQLite file and records every step body
+// execution in a ledger file, so the test can tell whether a committed step ever ran again. The test kills it with
+// SIGKILL at random moments and starts it again.
+using System.Text;
+using Baton;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+if (args.Length < 2)
+{
+    Console.Error.WriteLine("usage: Baton.CrashWorker <database> <ledger>");
+    return 2;
+}
+
+var database = args[0];
+var ledger = new Ledger(args[1]);
+
+var builder = Host.CreateApplicationBuilder();
+builder.Logging.ClearProviders();
+builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Error);
+builder.Services.AddBaton(b => b
+    .UseSqlite(database)
+    .Configure(o =>
+    {
+        o.PollInterval = TimeSpan.FromMilliseconds(100);
+        o.LeaseDuration = TimeSpan.FromSeconds(2);
+        o.HeartbeatInterval = TimeSpan.FromMilliseconds(500);
+        o.HotWaitLimit = TimeSpan.FromMilliseconds(50);
+    })
+    .AddFunction<CrashEvent>("crash-pipeline", f =>
+    {
+        f.TriggerOn("crash/started");
+        f.Retries = 5;
+        f.Backoff = Backoff.Fixed(TimeSpan.FromMilliseconds(20));
+    }, async ctx =>
+    {
+        var results = new List<string>();
+        for (var i = 0; i < 4; i++)
+        {
+            results.Add(await ctx.Step.Run("work", s => ledger.ExecuteAsync(ctx.RunId, s)));
+            if (i == 1)
+            {
+                // Long enough to suspend the run (over the hot-wait limit), so kills also hit sleeping runs.
+                await ctx.Step.Sleep("pause", TimeSpan.FromMilliseconds(150));
+            }
+        }
+
+        await ctx.Step.SendEvent("notify", new BatonEvent("crash/child", new { parent = ctx.RunId }));
+        var (a, b) = (ctx.Step.Run("left", s => ledger.ExecuteAsync(ctx.RunId, s)), ctx.Step.Run("right", s => ledger.ExecuteAsync(ctx.RunId, s)));
+        results.AddRange(await Task.WhenAll(a, b));
+        return results;
+    })
+    .AddFunction<ChildEvent>("crash-child", f => f.TriggerOn("crash/child"), async ctx =>
+        await ctx.Step.Run("child-work", s => ledger.ExecuteAsync(ctx.RunId, s))));
+
+using var host = builder.Build();
+await host.StartAsync();
+Console.WriteLine("READY");
+await host.WaitForShutdownAsync();
+return 0;
+
+internal sealed record CrashEvent(int Index);
+
+internal sealed record ChildEvent(string Parent);
+
+/// <summary>Appends one line per step body execution: run id, step key, a unique execution id.</summary>
+internal sealed class Ledger(string path)
+{
+    private readonly Lock _gate = new();
+
+    public async Task<string> ExecuteAsync(string runId, StepExecution step)
+    {
+        var execution = Guid.NewGuid().ToString("N");
+
+        // Some real work, so kills land inside bodies as well as between them.
+        await Task.Delay(Random.Shared.Next(1, 15));
+        var line = Encoding.UTF8.GetBytes($"{runId}\t{step.Key}\t{execution}\n");
+        lock (_gate)
+        {
+            // One write() per line on an O_APPEND file: a SIGKILL cannot tear it, and the page cache keeps it.
+            using var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite);
+            stream.Write(line);
+        }
+
+        return execution;
+    }
+}

@@ -1,0 +1,148 @@
+using Baton.Sqlite;
+using Baton.Storage;
+using Baton.Tests.Infrastructure;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Baton.Tests.Engine;
+
+public sealed class WorkerLifecycleTests
+{
+    private static readonly DateTimeOffset Start = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    [Fact]
+    public async Task Sleep_AcrossAHostRestart_WakesOnTimeAndCompletedStepsDoNotRunAgain()
+    {
+        using var directory = new TempDirectory();
+        var path = directory.File("baton.db");
+        var time = new FakeTimeProvider(Start);
+        var counter = new Counter();
+        void Configure(BatonBuilder b) => b.AddFunction<object>("napper", null, async ctx =>
+        {
+            await ctx.Step.Run("before", () => counter.Hit("before"));
+            await ctx.Step.Sleep("nap", TimeSpan.FromDays(1));
+            await ctx.Step.Run("after", () => counter.Hit("after"));
+        });
+
+        string runId;
+        await using (var first = await TestHost.StartAsync(Configure, path, time))
+        {
+            runId = await first.Client.TriggerAsync("napper");
+            await TestHost.EventuallyAsync(async () => await first.StatusAsync(runId) == RunStatus.Waiting, "the run sleeps");
+        }
+
+        await using var second = await TestHost.StartAsync(Configure, path, time);
+        Assert.Equal(RunStatus.Waiting, await second.StatusAsync(runId));
+        await TestHost.AdvanceUntilAsync(time, TimeSpan.FromDays(1), async () => (await second.StatusAsync(runId)).IsTerminal());
+
+        var run = await second.WaitAsync(runId);
+        Assert.Equal(RunStatus.Completed, run.Status);
+        Assert.Equal(1, counter["before"]);
+        Assert.Equal(1, counter["after"]);
+        Assert.True(run.EndedAt >= Start.AddDays(1));
+    }
+
+    [Fact]
+    public async Task SleepingRuns_HoldNoWorkerSlot()
+    {
+        var time = new FakeTimeProvider(Start);
+        await using var host = await TestHost.StartAsync(
+            b => b
+                .AddFunction<object>("sleeper", null, async ctx => await ctx.Step.Sleep("long", TimeSpan.FromDays(7)))
+                .AddFunction<object>("quick", null, async ctx => await ctx.Step.Run("q", () => "done")),
+            time: time,
+            options: o => o.MaxConcurrentRuns = 1);
+
+        var sleepers = new List<string>();
+        for (var i = 0; i < 5; i++)
+        {
+            sleepers.Add(await host.Client.TriggerAsync("sleeper"));
+        }
+
+        foreach (var id in sleepers)
+        {
+            await TestHost.EventuallyAsync(async () => await host.StatusAsync(id) == RunStatus.Waiting, "every sleeper suspends");
+        }
+
+        // With one slot and five sleepers, a new run can only finish if sleeping runs hold no slot.
+        var quick = await host.WaitAsync(await host.Client.TriggerAsync("quick"));
+        Assert.Equal(RunStatus.Completed, quick.Status);
+    }
+
+    [Fact]
+    public async Task Shutdown_InFlightStepFinishesAndIsCommitted_RestLeftToResume()
+    {
+        using var directory = new TempDirectory();
+        var path = directory.File("baton.db");
+        var counter = new Counter();
+        var inStep = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        void Configure(BatonBuilder b) => b.AddFunction<object>("long", null, async ctx =>
+        {
+            await ctx.Step.Run("slow", async () =>
+            {
+                counter.Hit("slow");
+                inStep.TrySetResult();
+                await release.Task;
+                return "slow done";
+            });
+            await ctx.Step.Run("next", () => counter.Hit("next"));
+        });
+
+        string runId;
+        var first = await TestHost.StartAsync(Configure, path);
+        runId = await first.Client.TriggerAsync("long");
+        await inStep.Task.WaitAsync(TestHost.Timeout);
+        var stopping = first.StopAsync();
+        Assert.False(stopping.IsCompleted, "shutdown waits for the step in flight");
+        release.SetResult();
+        await stopping;
+        await first.DisposeAsync();
+
+        var afterStop = Db.Rows(path, "SELECT key, status FROM steps");
+        Assert.Equal(["slow", "0"], Assert.Single(afterStop));
+        Assert.Equal(0, counter["next"]);
+        Assert.Equal((long)RunStatus.Queued, Db.Scalar(path, $"SELECT status FROM runs WHERE id = '{runId}'"));
+
+        await using var second = await TestHost.StartAsync(Configure, path);
+        var run = await second.WaitAsync(runId);
+        Assert.Equal(RunStatus.Completed, run.Status);
+        Assert.Equal(1, counter["slow"]);
+        Assert.Equal(1, counter["next"]);
+    }
+
+    [Fact]
+    public async Task ExpiredLease_OfADeadWorker_IsRecoveredByALiveOne()
+    {
+        using var directory = new TempDirectory();
+        var path = directory.File("baton.db");
+        var time = new FakeTimeProvider(Start);
+        var counter = new Counter();
+
+        // A worker claims the run and "dies": it never renews, completes or releases it.
+        await using (var storage = new SqliteStorage(path, new SqliteOptions(), time))
+        {
+            await storage.InitializeAsync(default);
+            await storage.Runs.CreateAsync([new NewRun("orphan", "recover", """[{"id":"e","name":"x","data":{},"ts":0}]""", Start, Start, null)], default);
+            var lease = Assert.Single(await storage.Queue.ClaimAsync("dead-node", ["recover"], 1, TimeSpan.FromSeconds(30), default)).Lease;
+            await storage.Queue.CheckpointAsync(lease, new StepRecord("done-before-death", StepKind.Run, StepStatus.Completed, "\"kept\"", null, 1, Start, Start, null), default);
+        }
+
+        await using var host = await TestHost.StartAsync(b => b.AddFunction<object>("recover", null, async ctx =>
+        {
+            var kept = await ctx.Step.Run("done-before-death", () =>
+            {
+                counter.Hit("rerun");
+                return "rerun";
+            });
+            return kept + "+" + await ctx.Step.Run("rest", () => "rest");
+        }), path, time);
+
+        Assert.Equal(RunStatus.Running, await host.StatusAsync("orphan"));
+        await TestHost.AdvanceUntilAsync(time, TimeSpan.FromSeconds(30), async () => (await host.StatusAsync("orphan")).IsTerminal());
+
+        var run = await host.WaitAsync("orphan");
+        Assert.Equal(RunStatus.Completed, run.Status);
+        Assert.Equal("kept+rest", run.GetOutput<string>());
+        Assert.Equal(0, counter["rerun"]);
+    }
+}

@@ -1,0 +1,138 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Baton.Tests.Infrastructure;
+
+/// <summary>A real generic host running Baton on a real SQLite file in a temp directory.</summary>
+public sealed class TestHost : IAsyncDisposable
+{
+    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+
+    private readonly IHost _host;
+    private readonly TempDirectory? _ownedDirectory;
+    private bool _stopped;
+
+    private TestHost(IHost host, TempDirectory? ownedDirectory, string databasePath)
+    {
+        _host = host;
+        _ownedDirectory = ownedDirectory;
+        DatabasePath = databasePath;
+    }
+
+    public IBatonClient Client => _host.Services.GetRequiredService<IBatonClient>();
+
+    public IServiceProvider Services => _host.Services;
+
+    public string DatabasePath { get; }
+
+    /// <summary>Builds and starts a host. Pass <paramref name="databasePath"/> to share a file between hosts (restarts).</summary>
+    public static async Task<TestHost> StartAsync(
+        Action<BatonBuilder> configure,
+        string? databasePath = null,
+        TimeProvider? time = null,
+        Action<BatonOptions>? options = null,
+        Action<IServiceCollection>? services = null)
+    {
+        var host = Build(configure, databasePath, time, options, services, out var owned, out var path);
+        await host.StartAsync().WaitAsync(Timeout);
+        return new TestHost(host, owned, path);
+    }
+
+    /// <summary>Builds a host without starting it, for tests of start-up validation.</summary>
+    public static IHost Build(
+        Action<BatonBuilder> configure,
+        string? databasePath,
+        TimeProvider? time,
+        Action<BatonOptions>? options,
+        Action<IServiceCollection>? services,
+        out TempDirectory? owned,
+        out string path)
+    {
+        owned = databasePath is null ? new TempDirectory() : null;
+        path = databasePath ?? owned!.File("baton.db");
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+        {
+            ContentRootPath = Path.GetDirectoryName(path),
+            EnvironmentName = "Testing",
+        });
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning);
+        if (time is not null)
+        {
+            builder.Services.AddSingleton(time);
+        }
+
+        services?.Invoke(builder.Services);
+        var dbPath = path;
+        builder.Services.AddBaton(b =>
+        {
+            b.UseSqlite(dbPath);
+            b.Configure(o =>
+            {
+                o.PollInterval = TimeSpan.FromMilliseconds(200);
+                options?.Invoke(o);
+            });
+            configure(b);
+        });
+        return builder.Build();
+    }
+
+    public Task<RunInfo> WaitAsync(string runId) => Client.WaitForRunAsync(runId, Timeout).WaitAsync(Timeout);
+
+    public async Task StopAsync()
+    {
+        if (!_stopped)
+        {
+            _stopped = true;
+            await _host.StopAsync().WaitAsync(Timeout);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        _host.Dispose();
+        _ownedDirectory?.Dispose();
+    }
+
+    /// <summary>
+    /// Advances a fake clock by <paramref name="jump"/>, then a second at a time (well under the lease, so no run that
+    /// is executing loses its lease), until <paramref name="condition"/> holds (real-time timeout).
+    /// </summary>
+    public static async Task AdvanceUntilAsync(FakeTimeProvider time, TimeSpan jump, Func<Task<bool>> condition)
+    {
+        var deadline = DateTime.UtcNow + Timeout;
+        time.Advance(jump);
+        var step = TimeSpan.FromSeconds(1);
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException("The condition did not hold within the test timeout.");
+            }
+
+            time.Advance(step);
+            await Task.Yield();
+            await Task.Delay(5);
+        }
+    }
+
+    /// <summary>Polls <paramref name="condition"/> until it holds (real-time timeout).</summary>
+    public static async Task EventuallyAsync(Func<Task<bool>> condition, string because)
+    {
+        var deadline = DateTime.UtcNow + Timeout;
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"Timed out waiting until {because}.");
+            }
+
+            await Task.Delay(10);
+        }
+    }
+
+    public async Task<RunStatus> StatusAsync(string runId) => (await Client.GetRunAsync(runId))!.Status;
+}

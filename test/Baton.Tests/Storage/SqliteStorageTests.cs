@@ -1,0 +1,46 @@
+using Baton.Sqlite;
+using Baton.Storage;
+using Baton.Tests.Infrastructure;
+
+namespace Baton.Tests.Storage;
+
+public sealed class SqliteStorageTests : StorageContractTests, IDisposable
+{
+    private readonly TempDirectory _directory = new();
+
+    protected override Task<IBatonStorage> CreateStorageAsync(TimeProvider time) =>
+        Task.FromResult<IBatonStorage>(new SqliteStorage(_directory.File("baton.db"), new SqliteOptions(), time));
+
+    public void Dispose() => _directory.Dispose();
+
+    [Fact]
+    public async Task ConcurrentCheckpoints_AreGroupCommittedIntoFewTransactions()
+    {
+        var runs = Enumerable.Range(0, 200).Select(i => new NewRun($"r{i}", "f", "[]", Start, Start, null)).ToList();
+        await Storage.Runs.CreateAsync(runs, default);
+        var leases = (await Storage.Queue.ClaimAsync("w", ["f"], 200, TimeSpan.FromMinutes(1), default)).Select(c => c.Lease).ToList();
+        var sqlite = (SqliteStorage)Storage;
+        var before = sqlite.WriterCounters;
+
+        await Task.WhenAll(leases.Select(l => Storage.Queue.CheckpointAsync(l, new StepRecord("s", Baton.StepKind.Run, Baton.StepStatus.Completed, "1", null, 1, Start, Start, null), default)));
+
+        var after = sqlite.WriterCounters;
+        Assert.Equal(200, after.Operations - before.Operations);
+        Assert.True(after.Commits - before.Commits < 200, $"200 concurrent checkpoints took {after.Commits - before.Commits} commits");
+        Assert.Equal(200, Db.Scalar(sqlite.FilePath, "SELECT COUNT(*) FROM steps"));
+    }
+
+    [Fact]
+    public async Task Reopen_DataWrittenBeforeIsThere()
+    {
+        await Storage.Runs.CreateAsync([new NewRun("kept", "f", "[]", Start, Start, null)], default);
+        await Storage.DisposeAsync();
+
+        await using var reopened = new SqliteStorage(_directory.File("baton.db"), new SqliteOptions(), Time);
+        await reopened.InitializeAsync(default);
+
+        Assert.NotNull(await reopened.Runs.GetAsync("kept", default));
+        Assert.Equal(1, Db.Scalar(_directory.File("baton.db"), "PRAGMA user_version"));
+        Storage = await CreateStorageAsync(Time);
+    }
+}

@@ -1,0 +1,205 @@
+using Baton.Storage;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Baton.Tests.Storage;
+
+/// <summary>
+/// The contract every storage provider passes. A provider's test class derives from this and creates a fresh, empty
+/// storage on the given clock.
+/// </summary>
+public abstract class StorageContractTests : IAsyncLifetime
+{
+    protected static readonly DateTimeOffset Start = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+    private static readonly TimeSpan Lease = TimeSpan.FromSeconds(30);
+
+    protected FakeTimeProvider Time { get; } = new(Start);
+
+    protected IBatonStorage Storage { get; set; } = null!;
+
+    protected abstract Task<IBatonStorage> CreateStorageAsync(TimeProvider time);
+
+    public async Task InitializeAsync()
+    {
+        Storage = await CreateStorageAsync(Time);
+        await Storage.InitializeAsync(CancellationToken.None);
+    }
+
+    public async Task DisposeAsync() => await Storage.DisposeAsync();
+
+    private static EventRecord Event(string id, string name = "e") => new(id, name, """{"n":1}""", Start, Start);
+
+    private NewRun Run(string id, string function = "f", DateTimeOffset? available = null, string? eventId = null) =>
+        new(id, function, $$"""[{"id":"{{eventId ?? id}}","name":"e","data":{},"ts":0}]""", Time.GetUtcNow(), available ?? Time.GetUtcNow(), eventId);
+
+    private static StepRecord Step(string key, StepStatus status = StepStatus.Completed, string? output = "1") =>
+        new(key, StepKind.Run, status, output, null, 1, Start, Start, null);
+
+    [Fact]
+    public async Task AppendEvents_RepeatedId_IsSkippedWithItsRuns()
+    {
+        var first = await Storage.Events.AppendAsync([new EventAppend(Event("e1"), [Run("r1", eventId: "e1")])], default);
+        var again = await Storage.Events.AppendAsync([new EventAppend(Event("e1"), [Run("r2", eventId: "e1")]), new EventAppend(Event("e2"), [])], default);
+
+        Assert.Equal([true], first);
+        Assert.Equal([false, true], again);
+        Assert.NotNull(await Storage.Runs.GetAsync("r1", default));
+        Assert.Null(await Storage.Runs.GetAsync("r2", default));
+        Assert.Equal("""{"n":1}""", (await Storage.Events.GetAsync("e1", default))!.DataJson);
+    }
+
+    [Fact]
+    public async Task Claim_TakesDueRunsOfKnownFunctionsOnly_UpToMax()
+    {
+        await Storage.Runs.CreateAsync([Run("a"), Run("b"), Run("c"), Run("other", function: "g"), Run("later", available: Start.AddMinutes(5))], default);
+
+        var claimed = await Storage.Queue.ClaimAsync("w1", ["f"], 2, Lease, default);
+        var rest = await Storage.Queue.ClaimAsync("w1", ["f"], 10, Lease, default);
+
+        Assert.Equal(2, claimed.Count);
+        Assert.Equal(["a", "b", "c"], claimed.Concat(rest).Select(c => c.Lease.RunId).Order());
+        Assert.All(claimed, c => Assert.Equal("w1", c.Lease.Owner));
+        Assert.Equal(RunStatus.Running, (await Storage.Runs.GetAsync("a", default))!.Status);
+        // The next time anything becomes claimable: here the claimed runs' lease expiry, before the delayed run.
+        Assert.Equal(Start + Lease, await Storage.Queue.NextDueAsync(default));
+    }
+
+    [Fact]
+    public async Task Claim_LeaseExpired_RunIsReclaimedAndTheOldLeaseIsFenced()
+    {
+        await Storage.Runs.CreateAsync([Run("r")], default);
+        var old = Assert.Single(await Storage.Queue.ClaimAsync("dead", ["f"], 10, Lease, default)).Lease;
+        Assert.Empty(await Storage.Queue.ClaimAsync("alive", ["f"], 10, Lease, default));
+
+        Time.Advance(Lease + TimeSpan.FromSeconds(1));
+        var fresh = Assert.Single(await Storage.Queue.ClaimAsync("alive", ["f"], 10, Lease, default)).Lease;
+
+        Assert.True(fresh.Token > old.Token);
+        await Assert.ThrowsAsync<LeaseLostException>(() => Storage.Queue.CheckpointAsync(old, Step("s"), default));
+        await Assert.ThrowsAsync<LeaseLostException>(() => Storage.Queue.CompleteAsync(old, new RunCompletion(RunStatus.Completed, "1", null, Start, []), default));
+        await Assert.ThrowsAsync<LeaseLostException>(() => Storage.Queue.SuspendAsync(old, new RunSuspension(Start, RunStatus.Waiting, 0), default));
+        Assert.Empty(await Storage.Runs.GetStepsAsync("r", default));
+        await Storage.Queue.CheckpointAsync(fresh, Step("s"), default);
+        Assert.Single(await Storage.Runs.GetStepsAsync("r", default));
+    }
+
+    [Fact]
+    public async Task Renew_ExtendsLeasesAndReportsWhatIsHeld()
+    {
+        await Storage.Runs.CreateAsync([Run("r1"), Run("r2")], default);
+        await Storage.Queue.ClaimAsync("w", ["f"], 10, Lease, default);
+
+        Time.Advance(TimeSpan.FromSeconds(20));
+        var held = await Storage.Queue.RenewAsync("w", Lease, default);
+        Time.Advance(TimeSpan.FromSeconds(20));
+
+        Assert.Equal(["r1", "r2"], held.Order());
+        Assert.Empty(await Storage.Queue.ClaimAsync("thief", ["f"], 10, Lease, default));
+        Assert.Empty(await Storage.Queue.RenewAsync("nobody", Lease, default));
+    }
+
+    [Fact]
+    public async Task Checkpoint_SameKeyTwice_UpdatesTheEntryAndKeepsItsPlace()
+    {
+        await Storage.Runs.CreateAsync([Run("r")], default);
+        var lease = Assert.Single(await Storage.Queue.ClaimAsync("w", ["f"], 1, Lease, default)).Lease;
+
+        await Storage.Queue.CheckpointAsync(lease, Step("a", StepStatus.Retrying, null) with { Error = new RunError("E", "boom"), WakeAt = Start.AddSeconds(5) }, default);
+        await Storage.Queue.CheckpointAsync(lease, Step("b"), default);
+        await Storage.Queue.CheckpointAsync(lease, Step("a", StepStatus.Completed, "\"done\"") with { Attempts = 2 }, default);
+        var steps = await Storage.Runs.GetStepsAsync("r", default);
+
+        Assert.Equal(["a", "b"], steps.Select(s => s.Key));
+        Assert.Equal(StepStatus.Completed, steps[0].Status);
+        Assert.Equal("\"done\"", steps[0].OutputJson);
+        Assert.Equal(2, steps[0].Attempts);
+        Assert.Null(steps[0].Error);
+    }
+
+    [Fact]
+    public async Task Suspend_RunComesBackWhenDue()
+    {
+        await Storage.Runs.CreateAsync([Run("r")], default);
+        var lease = Assert.Single(await Storage.Queue.ClaimAsync("w", ["f"], 1, Lease, default)).Lease;
+
+        await Storage.Queue.SuspendAsync(lease, new RunSuspension(Start.AddHours(1), RunStatus.Waiting, 2), default);
+
+        Assert.Equal(RunStatus.Waiting, (await Storage.Runs.GetAsync("r", default))!.Status);
+        Assert.Equal(Start.AddHours(1), await Storage.Queue.NextDueAsync(default));
+        Assert.Empty(await Storage.Queue.ClaimAsync("w", ["f"], 1, Lease, default));
+        Time.Advance(TimeSpan.FromHours(1));
+        var again = Assert.Single(await Storage.Queue.ClaimAsync("w2", ["f"], 1, Lease, default));
+        Assert.Equal(2, again.Attempt);
+        Assert.True(again.Lease.Token > lease.Token);
+    }
+
+    [Fact]
+    public async Task Release_RunIsDueAtOnceForAnyWorker()
+    {
+        await Storage.Runs.CreateAsync([Run("r")], default);
+        var lease = Assert.Single(await Storage.Queue.ClaimAsync("w", ["f"], 1, Lease, default)).Lease;
+
+        await Storage.Queue.ReleaseAsync(lease, default);
+
+        Assert.Equal(RunStatus.Queued, (await Storage.Runs.GetAsync("r", default))!.Status);
+        Assert.Single(await Storage.Queue.ClaimAsync("w2", ["f"], 1, Lease, default));
+    }
+
+    [Fact]
+    public async Task Complete_EndsTheRunAndAppendsEmittedEventsAtomically()
+    {
+        await Storage.Runs.CreateAsync([Run("r")], default);
+        var lease = Assert.Single(await Storage.Queue.ClaimAsync("w", ["f"], 1, Lease, default)).Lease;
+        Time.Advance(TimeSpan.FromSeconds(3));
+
+        await Storage.Queue.CompleteAsync(lease, new RunCompletion(RunStatus.Failed, null, new RunError("E", "bad"), Time.GetUtcNow(), [new EventAppend(Event("done"), [Run("handler", function: "h")])]), default);
+
+        var run = (await Storage.Runs.GetAsync("r", default))!;
+        Assert.Equal(RunStatus.Failed, run.Status);
+        Assert.Equal("bad", run.Error!.Message);
+        Assert.Equal(Start.AddSeconds(3), run.EndedAt);
+        Assert.Equal(Start, run.StartedAt);
+        Assert.NotNull(await Storage.Events.GetAsync("done", default));
+        Assert.Null(await Storage.Queue.NextDueAsync(default));
+        Assert.Single(await Storage.Queue.ClaimAsync("w", ["h"], 1, Lease, default));
+        Assert.Empty(await Storage.Queue.ClaimAsync("w", ["f"], 1, Lease, default));
+    }
+
+    [Fact]
+    public async Task ConcurrentWrites_OneFenced_OthersStillCommit()
+    {
+        await Storage.Runs.CreateAsync([Run("a"), Run("b")], default);
+        var leases = (await Storage.Queue.ClaimAsync("w", ["f"], 2, Lease, default)).Select(c => c.Lease).ToList();
+        var stale = leases[0] with { Token = leases[0].Token - 1 };
+
+        var good = Storage.Queue.CheckpointAsync(leases[1], Step("s"), default);
+        var bad = Storage.Queue.CheckpointAsync(stale, Step("s"), default);
+
+        await good;
+        await Assert.ThrowsAsync<LeaseLostException>(() => bad);
+        Assert.Single(await Storage.Runs.GetStepsAsync(leases[1].RunId, default));
+        Assert.Empty(await Storage.Runs.GetStepsAsync(leases[0].RunId, default));
+    }
+
+    [Fact]
+    public async Task Functions_RegisterTwice_KeepsOneEntryPerId()
+    {
+        await Storage.Functions.RegisterAsync([new FunctionRegistration("f", ["a", "b"], "{}", "h1", Start)], default);
+        await Storage.Functions.RegisterAsync([new FunctionRegistration("f", ["b", "c"], """{"v":2}""", "h2", Start), new FunctionRegistration("g", ["c"], "{}", "h", Start)], default);
+
+        var all = await Storage.Functions.ListAsync(default);
+        Assert.Equal(["f", "g"], all.Select(f => f.Id));
+        Assert.Equal("h2", all[0].Hash);
+        Assert.Equal(["b", "c"], all[0].Triggers.Order());
+        Assert.True(await Storage.Functions.ExistsAsync("g", default));
+        Assert.False(await Storage.Functions.ExistsAsync("h", default));
+        var matches = await Storage.Functions.FindTriggeredAsync(["a", "c"], default);
+        Assert.Equal([new TriggerMatch("c", "f"), new TriggerMatch("c", "g")], matches);
+    }
+
+    [Fact]
+    public async Task Initialize_Twice_IsHarmlessAndHealthy()
+    {
+        await Storage.InitializeAsync(default);
+        await Storage.CheckHealthAsync(default);
+    }
+}
