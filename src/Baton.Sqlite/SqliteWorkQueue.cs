@@ -62,12 +62,24 @@ internal sealed class SqliteWorkQueue(SqliteDatabase database) : IWorkQueue
         return Task.FromResult(command.ExecuteScalar() is long ms ? Time0(ms) : (DateTimeOffset?)null);
     }
 
-    public Task<IReadOnlySet<string>> RenewAsync(string owner, TimeSpan leaseDuration, CancellationToken cancellationToken) =>
-        database.Writer.WriteAsync<IReadOnlySet<string>>(w =>
+    public Task<IReadOnlySet<string>> RenewAsync(IReadOnlyCollection<RunLease> leases, TimeSpan leaseDuration, CancellationToken cancellationToken)
+    {
+        if (leases.Count == 0)
+        {
+            return Task.FromResult<IReadOnlySet<string>>(new HashSet<string>());
+        }
+
+        var json = JsonSerializer.Serialize(leases.Select(l => new object[] { l.RunId, l.Owner, l.Token }));
+        return database.Writer.WriteAsync<IReadOnlySet<string>>(w =>
         {
             var held = new HashSet<string>(StringComparer.Ordinal);
-            using var reader = w.Command("UPDATE queue SET available_at = @until WHERE owner = @owner RETURNING run_id;")
-                .With("@until", Ms(database.Time.GetUtcNow() + leaseDuration)).With("@owner", owner)
+            using var reader = w.Command("""
+                    UPDATE queue SET available_at = @until
+                    WHERE (run_id, owner, token) IN (
+                        SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(@leases))
+                    RETURNING run_id;
+                    """)
+                .With("@until", Ms(database.Time.GetUtcNow() + leaseDuration)).With("@leases", json)
                 .ExecuteReader();
             while (reader.Read())
             {
@@ -76,6 +88,27 @@ internal sealed class SqliteWorkQueue(SqliteDatabase database) : IWorkQueue
 
             return held;
         });
+    }
+
+    public Task<int> ExpireLeasesAsync(string owner, CancellationToken cancellationToken) =>
+        database.Writer.WriteAsync(w => w.Command("UPDATE queue SET available_at = @now WHERE owner = @owner AND available_at > @now;")
+            .With("@now", Ms(database.Time.GetUtcNow())).With("@owner", owner)
+            .ExecuteNonQuery());
+
+    public Task<IReadOnlyList<string>> LeaseOwnersAsync(CancellationToken cancellationToken)
+    {
+        using var connection = database.OpenRead();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT DISTINCT owner FROM queue WHERE owner IS NOT NULL;";
+        using var reader = command.ExecuteReader();
+        var owners = new List<string>();
+        while (reader.Read())
+        {
+            owners.Add(reader.GetString(0));
+        }
+
+        return Task.FromResult<IReadOnlyList<string>>(owners);
+    }
 
     public Task CheckpointAsync(RunLease lease, StepRecord step, CancellationToken cancellationToken) =>
         database.Writer.WriteAsync(w =>

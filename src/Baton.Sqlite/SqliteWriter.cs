@@ -78,7 +78,18 @@ internal sealed class SqliteWriter : IAsyncDisposable
                 batch.Add(operation);
             }
 
-            WriteBatch(batch);
+            try
+            {
+                WriteBatch(batch);
+            }
+            catch (Exception ex)
+            {
+                // Never let the loop die: a dead writer would leave every later write waiting forever.
+                foreach (var operation in batch)
+                {
+                    operation.Fail(ex);
+                }
+            }
         }
     }
 
@@ -136,9 +147,9 @@ internal sealed class SqliteWriter : IAsyncDisposable
                 Execute("ROLLBACK;");
             }
         }
-        catch (SqliteException)
+        catch (Exception ex) when (ex is SqliteException or InvalidOperationException)
         {
-            // No transaction was open.
+            // No transaction was open, or the connection is broken; either way there is nothing to roll back.
         }
     }
 

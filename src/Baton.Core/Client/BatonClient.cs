@@ -33,7 +33,15 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
     public async Task<RunInfo> WaitForRunAsync(string runId, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(runId);
-        var deadline = engine.Time.GetUtcNow() + timeout;
+        if (timeout < TimeSpan.Zero && timeout != System.Threading.Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "The timeout must not be negative (or Timeout.InfiniteTimeSpan).");
+        }
+
+        var now = engine.Time.GetUtcNow();
+        var deadline = timeout == System.Threading.Timeout.InfiniteTimeSpan || timeout >= DateTimeOffset.MaxValue - now
+            ? DateTimeOffset.MaxValue
+            : now + timeout;
         while (true)
         {
             var completion = engine.Completions.WaitAsync(runId);

@@ -29,7 +29,7 @@ internal sealed partial class BatonEngine
         Time = time;
         LoggerFactory = loggerFactory;
         Logger = loggerFactory.CreateLogger("Baton.Engine");
-        NodeId = Options.NodeId ?? $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid().ToString("N")[..6]}";
+        NodeId = Options.NodeId ?? NodeIds.ForThisProcess();
         _registry = new(() => new FunctionRegistry(services.GetServices<FunctionDescriptor>()));
         _started = new(StartCoreAsync);
     }

@@ -10,10 +10,12 @@ namespace Baton.Engine;
 /// <see cref="BatonOptions.MaxConcurrentRuns"/> at once, renews its leases, and on shutdown lets in-flight steps
 /// finish before releasing what is left.
 /// </summary>
-internal sealed partial class BatonWorker(BatonEngine engine) : IHostedService, IAsyncDisposable
+internal sealed partial class BatonWorker(BatonEngine engine, IHostApplicationLifetime? lifetime = null) : IHostedService, IAsyncDisposable
 {
+    private CancellationTokenRegistration _onStopping;
     private readonly ConcurrentDictionary<string, (RunExecution Execution, Task Task)> _running = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
+    private readonly CancellationTokenSource _heartbeatStopping = new();
     private Task _claimLoop = Task.CompletedTask;
     private Task _heartbeatLoop = Task.CompletedTask;
 
@@ -29,6 +31,11 @@ internal sealed partial class BatonWorker(BatonEngine engine) : IHostedService, 
             return;
         }
 
+        NodeIds.MarkAlive(engine.NodeId);
+
+        // Shutdown begins when the host starts stopping, before any hosted service is stopped.
+        _onStopping = lifetime?.ApplicationStopping.Register(BeginShutdown) ?? default;
+        await RecoverDeadLocalOwnersAsync().ConfigureAwait(false);
         _claimLoop = Task.Run(() => ClaimLoopAsync(_stopping.Token), CancellationToken.None);
         _heartbeatLoop = Task.Run(() => HeartbeatLoopAsync(_stopping.Token), CancellationToken.None);
         LogWorkerStarted(Logger, engine.NodeId, Options.MaxConcurrentRuns);
@@ -36,20 +43,16 @@ internal sealed partial class BatonWorker(BatonEngine engine) : IHostedService, 
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        if (_stopping.IsCancellationRequested)
+        if (_heartbeatStopping.IsCancellationRequested)
         {
             return;
         }
 
-        await _stopping.CancelAsync().ConfigureAwait(false);
+        BeginShutdown();
+        await _onStopping.DisposeAsync().ConfigureAwait(false);
         await _claimLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
 
         var running = _running.Values.ToList();
-        foreach (var (execution, _) in running)
-        {
-            execution.RequestHalt(HaltReason.Shutdown);
-        }
-
         var all = Task.WhenAll(running.Select(r => r.Task));
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(Options.ShutdownTimeout);
@@ -66,13 +69,59 @@ internal sealed partial class BatonWorker(BatonEngine engine) : IHostedService, 
             await all.WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
 
+        // Bodies that ignore their token may still run; stop renewing their leases so other nodes can take over.
+        await _heartbeatStopping.CancelAsync().ConfigureAwait(false);
         await _heartbeatLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        NodeIds.MarkGone(engine.NodeId);
+    }
+
+    /// <summary>Stops claiming and halts every execution: no new steps start; steps in flight finish.</summary>
+    private void BeginShutdown()
+    {
+        try
+        {
+            _stopping.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            return;
+        }
+
+        foreach (var (execution, _) in _running.Values)
+        {
+            execution.RequestHalt(HaltReason.Shutdown);
+        }
     }
 
     public async ValueTask DisposeAsync()
     {
         await StopAsync(CancellationToken.None).ConfigureAwait(false);
         _stopping.Dispose();
+        _heartbeatStopping.Dispose();
+    }
+
+    /// <summary>
+    /// Frees the leases of earlier processes on this machine that are gone (a crash, a kill), so a restarted embedded
+    /// app resumes their runs at once instead of after <see cref="BatonOptions.LeaseDuration"/>. Node ids name their
+    /// host and process id; only owners on this host whose process no longer exists are freed.
+    /// </summary>
+    private async Task RecoverDeadLocalOwnersAsync()
+    {
+        try
+        {
+            foreach (var owner in await engine.Storage.Queue.LeaseOwnersAsync(CancellationToken.None).ConfigureAwait(false))
+            {
+                if (owner != engine.NodeId && NodeIds.IsDeadLocalProcess(owner))
+                {
+                    var freed = await engine.Storage.Queue.ExpireLeasesAsync(owner, CancellationToken.None).ConfigureAwait(false);
+                    LogRecovered(Logger, freed, owner);
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            LogHeartbeatFailed(Logger, ex);
+        }
     }
 
     private async Task ClaimLoopAsync(CancellationToken stopping)
@@ -132,22 +181,36 @@ internal sealed partial class BatonWorker(BatonEngine engine) : IHostedService, 
         }
 
         var execution = new RunExecution(engine, run, function);
-        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var started = new TaskCompletionSource<(RunExecution, Task)>(TaskCreationOptions.RunContinuationsAsynchronously);
         var task = Task.Run(async () =>
         {
-            await started.Task.ConfigureAwait(false);
+            var entry = await started.Task.ConfigureAwait(false);
             try
             {
                 await execution.ExecuteAsync().ConfigureAwait(false);
             }
             finally
             {
-                _running.TryRemove(run.Lease.RunId, out _);
+                // Remove only this execution's entry: the run may already have been claimed again by a newer one.
+                _running.TryRemove(KeyValuePair.Create(run.Lease.RunId, entry));
                 engine.WorkAvailable.Set();
             }
         });
-        _running[run.Lease.RunId] = (execution, task);
-        started.SetResult();
+        var entry = (execution, task);
+        if (_running.TryGetValue(run.Lease.RunId, out var previous))
+        {
+            // The claim bumped the lease token, so an older execution of this run can no longer write; stop it.
+            previous.Execution.LoseLease();
+        }
+
+        _running[run.Lease.RunId] = entry;
+        if (_stopping.IsCancellationRequested)
+        {
+            // Claimed while shutdown began: start no step, give the run back.
+            execution.RequestHalt(HaltReason.Shutdown);
+        }
+
+        started.SetResult(entry);
     }
 
     private async Task HeartbeatLoopAsync(CancellationToken stopping)
@@ -165,11 +228,11 @@ internal sealed partial class BatonWorker(BatonEngine engine) : IHostedService, 
             // Stopping: leases still held are renewed below until the last execution has released its run.
         }
 
-        while (!_running.IsEmpty)
+        while (!_running.IsEmpty && !_heartbeatStopping.IsCancellationRequested)
         {
             var wait = Task.WhenAll(_running.Values.Select(r => r.Task));
-            await wait.WaitAsync(Options.HeartbeatInterval, engine.Time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            if (!wait.IsCompleted)
+            await wait.WaitAsync(Options.HeartbeatInterval, engine.Time, _heartbeatStopping.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            if (!wait.IsCompleted && !_heartbeatStopping.IsCancellationRequested)
             {
                 await RenewAsync().ConfigureAwait(false);
             }
@@ -182,13 +245,14 @@ internal sealed partial class BatonWorker(BatonEngine engine) : IHostedService, 
         {
             // Only runs claimed before the renewal was issued can be judged by its answer.
             var snapshot = _running.ToArray();
-            var held = await engine.Storage.Queue.RenewAsync(engine.NodeId, Options.LeaseDuration, CancellationToken.None).ConfigureAwait(false);
+            var leases = snapshot.Where(r => !r.Value.Task.IsCompleted).Select(r => r.Value.Execution.Lease).ToList();
+            var held = await engine.Storage.Queue.RenewAsync(leases, Options.LeaseDuration, CancellationToken.None).ConfigureAwait(false);
             foreach (var (runId, (execution, task)) in snapshot)
             {
                 if (!held.Contains(runId) && !task.IsCompleted)
                 {
                     LogLeaseLost(Logger, runId);
-                    execution.RequestHalt(HaltReason.Abort);
+                    execution.LoseLease();
                 }
             }
         }
@@ -209,6 +273,9 @@ internal sealed partial class BatonWorker(BatonEngine engine) : IHostedService, 
 
     [LoggerMessage(EventId = 13, Level = LogLevel.Error, Message = "Renewing leases failed; runs may be reclaimed by other workers if this persists")]
     private static partial void LogHeartbeatFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 15, Level = LogLevel.Information, Message = "Freed {Count} runs leased by {Owner}, an earlier process on this machine that is gone")]
+    private static partial void LogRecovered(ILogger logger, int count, string owner);
 
     [LoggerMessage(EventId = 14, Level = LogLevel.Warning, Message = "Shutdown timeout reached with {Count} runs still executing; cancelling their steps")]
     private static partial void LogShutdownTimeout(ILogger logger, int count);

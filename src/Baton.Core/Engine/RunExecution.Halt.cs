@@ -9,6 +9,8 @@ internal sealed partial class RunExecution
     private DateTimeOffset? _wakeAt;
     private RunStatus _suspendStatus = RunStatus.Queued;
     private int _inFlight;
+    private bool _concluded;
+    private bool _leaseLost;
     private TaskCompletionSource? _drained;
 
     public HaltReason Halt => _halt;
@@ -36,18 +38,18 @@ internal sealed partial class RunExecution
         if (reason == HaltReason.Abort)
         {
             // Another execution owns the run now: stop user code as soon as it looks at its token.
-            try
-            {
-                _cancellation.Cancel();
-            }
-            catch (ObjectDisposedException)
-            {
-                // The execution already ended.
-            }
+            CancelNow();
         }
     }
 
-    /// <summary>Cancels the run's token: a graceful shutdown ran out of time.</summary>
+    /// <summary>The lease is gone: abort, and write nothing more (not even a release).</summary>
+    public void LoseLease()
+    {
+        _leaseLost = true;
+        RequestHalt(HaltReason.Abort);
+    }
+
+    /// <summary>Cancels the run's token (a lost lease, or a graceful shutdown out of time). Never throws.</summary>
     public void CancelNow()
     {
         try
@@ -58,13 +60,26 @@ internal sealed partial class RunExecution
         {
             // The execution already ended.
         }
+        catch (AggregateException ex)
+        {
+            // A callback the user registered on the token threw; that must not stop the engine.
+            LogCancellationCallbackFailed(_engine.Logger, ex, RunId);
+        }
+    }
+
+    private void Conclude()
+    {
+        lock (_gate)
+        {
+            _concluded = true;
+        }
     }
 
     private bool TryBeginStep()
     {
         lock (_gate)
         {
-            if (_halt != HaltReason.None)
+            if (_halt != HaltReason.None || _concluded)
             {
                 return false;
             }
@@ -105,4 +120,7 @@ internal sealed partial class RunExecution
 
     /// <summary>A task that never completes: how a step call "suspends" without an exception user code could catch.</summary>
     private static Task<T> Never<T>() => new TaskCompletionSource<T>().Task;
+
+    [Microsoft.Extensions.Logging.LoggerMessage(EventId = 104, Level = Microsoft.Extensions.Logging.LogLevel.Warning, Message = "Run {RunId}: a callback registered on the run's cancellation token threw")]
+    private static partial void LogCancellationCallbackFailed(Microsoft.Extensions.Logging.ILogger logger, Exception exception, string runId);
 }

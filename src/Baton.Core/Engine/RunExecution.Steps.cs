@@ -7,6 +7,8 @@ namespace Baton.Engine;
 /// <summary>The step operations: key assignment, replay from the journal, bodies with retries, durable waits.</summary>
 internal sealed partial class RunExecution
 {
+    // The key of the step body running on this async flow, to refuse nested steps.
+    private static readonly AsyncLocal<string?> CurrentStep = new();
     private readonly HashSet<string> _usedKeys = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _occurrences = new(StringComparer.Ordinal);
     private int _unvisited;
@@ -71,7 +73,7 @@ internal sealed partial class RunExecution
             T value = default!;
             try
             {
-                value = await body(new StepExecution(key, $"{RunId}:{key}", attempt, CancellationToken)).ConfigureAwait(false);
+                value = await InvokeBodyAsync(key, body, attempt).ConfigureAwait(false);
             }
             catch (Exception ex)
             {
@@ -108,12 +110,26 @@ internal sealed partial class RunExecution
             }
 
             var next = error is RetryAfterException retryAfter ? retryAfter.NextAttemptAt(now) : now + policy.Backoff.GetDelay(attempt);
-            LogStepRetry(Logger, error, RunId, key, attempt, next);
+            LogStepRetry(Logger, RunId, key, attempt, runError.Type, runError.Message, next);
             var retrying = new StepRecord(key, StepKind.Run, StepStatus.Retrying, null, runError, attempt, started, null, next);
             if (!await CheckpointAsync(retrying).ConfigureAwait(false) || !await WaitUntilAsync(next, RunStatus.Queued).ConfigureAwait(false))
             {
                 return StepOutcome<T>.Halt;
             }
+        }
+    }
+
+    private Task<T> InvokeBodyAsync<T>(string key, Func<StepExecution, Task<T>> body, int attempt)
+    {
+        // Set on this flow only for the body: the value flows into the body's awaits, not back to the caller.
+        CurrentStep.Value = key;
+        try
+        {
+            return body(new StepExecution(key, $"{RunId}:{key}", attempt, CancellationToken));
+        }
+        finally
+        {
+            CurrentStep.Value = null;
         }
     }
 
@@ -200,6 +216,12 @@ internal sealed partial class RunExecution
             throw new ArgumentException("A step id must not be empty.", nameof(id));
         }
 
+        if (CurrentStep.Value is { } outer)
+        {
+            throw new InvalidOperationException(
+                $"Step '{id}' was called inside the body of step '{outer}'. Steps cannot be nested: call them from the function body.");
+        }
+
         string key;
         lock (_gate)
         {
@@ -262,7 +284,7 @@ internal sealed partial class RunExecution
         }
         catch (LeaseLostException)
         {
-            RequestHalt(HaltReason.Abort);
+            LoseLease();
             return false;
         }
         catch (Exception ex)
@@ -314,8 +336,8 @@ internal sealed partial class RunExecution
         }
     }
 
-    [LoggerMessage(EventId = 110, Level = LogLevel.Warning, Message = "Run {RunId}: step {StepKey} attempt {Attempt} failed; retrying at {Due}")]
-    private static partial void LogStepRetry(ILogger logger, Exception exception, string runId, string stepKey, int attempt, DateTimeOffset due);
+    [LoggerMessage(EventId = 110, Level = LogLevel.Warning, Message = "Run {RunId}: step {StepKey} attempt {Attempt} failed with {ErrorType}: {ErrorMessage}; retrying at {Due:O}")]
+    private static partial void LogStepRetry(ILogger logger, string runId, string stepKey, int attempt, string errorType, string errorMessage, DateTimeOffset due);
 
     [LoggerMessage(EventId = 111, Level = LogLevel.Error, Message = "Run {RunId}: could not checkpoint step {StepKey}; abandoning this execution")]
     private static partial void LogCheckpointFailed(ILogger logger, Exception exception, string runId, string stepKey);

@@ -15,6 +15,7 @@ internal sealed partial class RunExecution
     private readonly ClaimedRun _claim;
     private readonly FunctionDefinition _function;
     private readonly CancellationTokenSource _cancellation = new();
+    private readonly CancellationToken _token;
     private Dictionary<string, StepRecord> _journal = new(StringComparer.Ordinal);
     private AsyncServiceScope _scope;
     private (string Id, string Name, DateTimeOffset Timestamp, JsonElement Data, JsonElement Event) _input;
@@ -24,6 +25,7 @@ internal sealed partial class RunExecution
         _engine = engine;
         _claim = claim;
         _function = function;
+        _token = _cancellation.Token;
         var logger = engine.LoggerFactory.CreateLogger("Baton.Function." + function.Id);
         Logger = new ReplayAwareLogger(logger, () => IsReplaying);
     }
@@ -38,7 +40,7 @@ internal sealed partial class RunExecution
 
     public ILogger Logger { get; }
 
-    public CancellationToken CancellationToken => _cancellation.Token;
+    public CancellationToken CancellationToken => _token;
 
     public IServiceProvider Services => _scope.ServiceProvider;
 
@@ -68,8 +70,10 @@ internal sealed partial class RunExecution
 
                 await Task.WhenAny(body, _haltedSignal.Task).ConfigureAwait(false);
 
-                // Steps still in flight (parallel branches, or bodies running when a halt came) finish and commit first.
+                // Steps still in flight (parallel branches, or bodies running when a halt came) finish and commit first;
+                // after that no step may start, whatever stray user code still runs.
                 await WaitForStepsAsync().ConfigureAwait(false);
+                Conclude();
                 await ConcludeAsync(body).ConfigureAwait(false);
             }
         }
@@ -80,7 +84,7 @@ internal sealed partial class RunExecution
         }
         finally
         {
-            await _cancellation.CancelAsync().ConfigureAwait(false);
+            CancelNow();
             _cancellation.Dispose();
         }
     }
@@ -91,6 +95,19 @@ internal sealed partial class RunExecution
         if (halt == HaltReason.Abort)
         {
             LogAbandoned(_engine.Logger, RunId);
+            if (!_leaseLost)
+            {
+                // Storage failed, not the lease: give the run back now rather than when the lease expires.
+                try
+                {
+                    await _engine.Storage.Queue.ReleaseAsync(Lease, CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (Exception ex)
+                {
+                    LogExecutionError(_engine.Logger, ex, RunId);
+                }
+            }
+
             return;
         }
 

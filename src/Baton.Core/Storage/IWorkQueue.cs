@@ -18,8 +18,20 @@ public interface IWorkQueue
     /// </summary>
     Task<DateTimeOffset?> NextDueAsync(CancellationToken cancellationToken);
 
-    /// <summary>Extends every lease held by <paramref name="owner"/>; returns the ids of the runs it still holds.</summary>
-    Task<IReadOnlySet<string>> RenewAsync(string owner, TimeSpan leaseDuration, CancellationToken cancellationToken);
+    /// <summary>
+    /// Extends the given leases (those of executions still alive; a lease whose execution ended is left to expire).
+    /// Returns the ids of the runs still held.
+    /// </summary>
+    Task<IReadOnlySet<string>> RenewAsync(IReadOnlyCollection<RunLease> leases, TimeSpan leaseDuration, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Makes every run leased by <paramref name="owner"/> claimable now. Only for an owner known to be dead (its process
+    /// is gone), so its runs need not wait for their leases to expire. Returns how many runs were freed.
+    /// </summary>
+    Task<int> ExpireLeasesAsync(string owner, CancellationToken cancellationToken);
+
+    /// <summary>The distinct owners of leased runs.</summary>
+    Task<IReadOnlyList<string>> LeaseOwnersAsync(CancellationToken cancellationToken);
 
     /// <summary>Writes a journal entry (insert or update by key). Returns once durable.</summary>
     Task CheckpointAsync(RunLease lease, StepRecord step, CancellationToken cancellationToken);

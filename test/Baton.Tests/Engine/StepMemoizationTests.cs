@@ -182,4 +182,18 @@ public sealed class StepMemoizationTests
 
         Assert.Equal([($"{runId}:charge", 1), ($"{runId}:charge", 2)], seen);
     }
+
+    [Fact]
+    public async Task Run_StepInsideAStepBody_IsRefusedWithAClearError()
+    {
+        await using var host = await TestHost.StartAsync(b => b.AddFunction<object>("nested", f => f.Retries = 0, async ctx =>
+            await ctx.Step.Run("outer", async () => await ctx.Step.Run("inner", () => 1))));
+
+        var run = await host.WaitAsync(await host.Client.TriggerAsync("nested"));
+
+        Assert.Equal(RunStatus.Failed, run.Status);
+        var outer = Assert.Single(run.Steps);
+        Assert.Equal("outer", outer.Id);
+        Assert.Contains("Steps cannot be nested", outer.Error!.Message, StringComparison.Ordinal);
+    }
 }

@@ -1,6 +1,8 @@
 using Baton.Sqlite;
 using Baton.Storage;
 using Baton.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Baton.Tests.Engine;
@@ -93,6 +95,9 @@ public sealed class WorkerLifecycleTests
         runId = await first.Client.TriggerAsync("long");
         await inStep.Task.WaitAsync(TestHost.Timeout);
         var stopping = first.StopAsync();
+
+        // Stopping the host halts executions synchronously, before StopAsync first yields.
+        Assert.True(first.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.IsCancellationRequested);
         Assert.False(stopping.IsCompleted, "shutdown waits for the step in flight");
         release.SetResult();
         await stopping;

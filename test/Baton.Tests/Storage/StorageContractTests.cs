@@ -83,18 +83,34 @@ public abstract class StorageContractTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Renew_ExtendsLeasesAndReportsWhatIsHeld()
+    public async Task Renew_ExtendsTheGivenLeasesOnlyAndReportsWhatIsHeld()
     {
-        await Storage.Runs.CreateAsync([Run("r1"), Run("r2")], default);
-        await Storage.Queue.ClaimAsync("w", ["f"], 10, Lease, default);
+        await Storage.Runs.CreateAsync([Run("r1"), Run("r2"), Run("r3")], default);
+        var leases = (await Storage.Queue.ClaimAsync("w", ["f"], 10, Lease, default)).ToDictionary(c => c.Lease.RunId, c => c.Lease);
+        var stale = leases["r3"] with { Token = leases["r3"].Token + 5 };
 
         Time.Advance(TimeSpan.FromSeconds(20));
-        var held = await Storage.Queue.RenewAsync("w", Lease, default);
+        var held = await Storage.Queue.RenewAsync([leases["r1"], leases["r2"], stale], Lease, default);
         Time.Advance(TimeSpan.FromSeconds(20));
 
         Assert.Equal(["r1", "r2"], held.Order());
-        Assert.Empty(await Storage.Queue.ClaimAsync("thief", ["f"], 10, Lease, default));
-        Assert.Empty(await Storage.Queue.RenewAsync("nobody", Lease, default));
+
+        // r3's lease was not renewed (its token did not match), so it expired and can be claimed again.
+        Assert.Equal(["r3"], (await Storage.Queue.ClaimAsync("thief", ["f"], 10, Lease, default)).Select(c => c.Lease.RunId));
+        Assert.Empty(await Storage.Queue.RenewAsync([], Lease, default));
+    }
+
+    [Fact]
+    public async Task ExpireLeases_OfADeadOwner_MakesItsRunsClaimableNow()
+    {
+        await Storage.Runs.CreateAsync([Run("r1"), Run("r2"), Run("mine")], default);
+        await Storage.Queue.ClaimAsync("dead", ["f"], 2, Lease, default);
+        await Storage.Queue.ClaimAsync("alive", ["f"], 1, Lease, default);
+
+        Assert.Equal(["alive", "dead"], (await Storage.Queue.LeaseOwnersAsync(default)).Order());
+        Assert.Equal(2, await Storage.Queue.ExpireLeasesAsync("dead", default));
+
+        Assert.Equal(["r1", "r2"], (await Storage.Queue.ClaimAsync("heir", ["f"], 10, Lease, default)).Select(c => c.Lease.RunId).Order());
     }
 
     [Fact]
