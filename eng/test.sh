@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs Baton's whole test suite on a fresh Debian machine with the .NET SDK: builds everything and runs every test
+# project, installing or starting whatever the tests need first. Prints a closing line "N passed, N failed, N skipped"
+# and exits non-zero if anything failed.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+configuration="${CONFIGURATION:-Release}"
+results="$root/artifacts/test-results"
+rm -rf "$results"
+mkdir -p "$results"
+
+if ! command -v dotnet >/dev/null 2>&1; then
+  echo "The .NET SDK is required (dotnet on PATH); see global.json for the version." >&2
+  exit 1
+fi
+
+echo "== Building ($configuration)"
+dotnet build Baton.slnx -c "$configuration" -nologo -clp:NoSummary -warnaserror
+
+echo "== Testing"
+set +e
+dotnet test Baton.slnx -c "$configuration" --no-build -nologo \
+  --blame-hang-timeout 10m \
+  --results-directory "$results" \
+  --logger "console;verbosity=normal" 2>&1 | tee "$results/console.log"
+status=${PIPESTATUS[0]}
+set -e
+
+# One closing line over every test assembly, summed from the runner's per-assembly totals.
+awk '
+  /^ +Passed: [0-9]+$/  { p += $2 }
+  /^ +Failed: [0-9]+$/  { f += $2 }
+  /^ +Skipped: [0-9]+$/ { s += $2 }
+  END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$results/console.log"
+exit "$status"
