@@ -4,12 +4,6 @@ using DocumentAnalysis.Llm;
 
 namespace DocumentAnalysis;
 
-/// <summary>The payload of <c>doc/uploaded</c>.</summary>
-public sealed record DocUploaded(string DocId, string FileUrl);
-
-/// <summary>The run's output.</summary>
-public sealed record AnalysisResult(string DocId, int Characters, string Analysis);
-
 /// <summary>
 /// The seed's pipeline: extract the text, have the LLM analyze it, save the result. Each step is retried on its own
 /// and never runs again once it has completed, even across a crash of the process.

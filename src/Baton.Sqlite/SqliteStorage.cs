@@ -28,6 +28,10 @@ internal sealed class SqliteStorage : IBatonStorage
 
     public (long Commits, long Operations) WriterCounters => _database.Writer.Counters;
 
+    /// <summary>The writer connection's <c>PRAGMA synchronous</c> (1 = NORMAL, 2 = FULL), to check the durability setting.</summary>
+    internal Task<long> WriterSynchronousAsync() =>
+        _database.Writer.WriteAsync(w => (long)w.Command("PRAGMA synchronous;").ExecuteScalar()!);
+
     public Task InitializeAsync(CancellationToken cancellationToken)
     {
         _database.Initialize();

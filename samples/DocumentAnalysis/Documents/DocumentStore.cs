@@ -77,6 +77,3 @@ public sealed class DocumentStore
         command.ExecuteNonQuery();
     }
 }
-
-/// <summary>A document as the API shows it.</summary>
-public sealed record Document(string DocId, string Status, string? Analysis, string? Error);

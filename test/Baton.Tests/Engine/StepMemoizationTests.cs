@@ -1,4 +1,6 @@
 using Baton.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Baton.Tests.Engine;
@@ -195,5 +197,65 @@ public sealed class StepMemoizationTests
         var outer = Assert.Single(run.Steps);
         Assert.Equal("outer", outer.Id);
         Assert.Contains("Steps cannot be nested", outer.Error!.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Run_VoidSteps_RecordNullAndAreSkippedOnReplay()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-01-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+        var counter = new Counter();
+        await using var host = await TestHost.StartAsync(b => b.AddFunction<object>("void", null, async ctx =>
+        {
+            await ctx.Step.Run("sync-void", () => { counter.Hit("sync"); });
+            await ctx.Step.Run("async-void", async () =>
+            {
+                await Task.Yield();
+                counter.Hit("async");
+            });
+            await ctx.Step.Sleep("nap", TimeSpan.FromHours(2));
+        }), time: time);
+
+        var runId = await host.Client.TriggerAsync("void");
+        await TestHost.EventuallyAsync(async () => await host.StatusAsync(runId) == RunStatus.Waiting, "the run sleeps");
+        await TestHost.AdvanceUntilAsync(time, TimeSpan.FromHours(2), async () => (await host.StatusAsync(runId)).IsTerminal());
+        var run = await host.WaitAsync(runId);
+
+        Assert.Equal(RunStatus.Completed, run.Status);
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, run.Steps[0].Output!.Value.ValueKind);
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, run.Steps[1].Output!.Value.ValueKind);
+        Assert.Equal(1, counter["sync"]);
+        Assert.Equal(1, counter["async"]);
+    }
+
+    [Fact]
+    public async Task Logger_DuringReplay_StaysQuiet()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-01-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+        var logs = new CapturingLoggerProvider();
+        var replaying = new List<bool>();
+        await using var host = await TestHost.StartAsync(
+            b => b.AddFunction<object>("chatty", null, async ctx =>
+            {
+                lock (replaying)
+                {
+                    replaying.Add(ctx.IsReplaying);
+                }
+
+                ctx.Logger.LogWarning("starting run {RunId}", ctx.RunId);
+                await ctx.Step.Run("first", () => 1);
+                await ctx.Step.Sleep("nap", TimeSpan.FromHours(1));
+                ctx.Logger.LogWarning("woke up");
+            }),
+            time: time,
+            services: s => s.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(logs));
+
+        var runId = await host.Client.TriggerAsync("chatty");
+        await TestHost.EventuallyAsync(async () => await host.StatusAsync(runId) == RunStatus.Waiting, "the run sleeps");
+        await TestHost.AdvanceUntilAsync(time, TimeSpan.FromHours(1), async () => (await host.StatusAsync(runId)).IsTerminal());
+        await host.WaitAsync(runId);
+
+        Assert.Equal([false, true], replaying);
+        Assert.Single(logs.Messages, m => m.StartsWith("starting run", StringComparison.Ordinal));
+        Assert.Single(logs.Messages, m => m == "woke up");
     }
 }

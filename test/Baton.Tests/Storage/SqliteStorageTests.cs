@@ -43,4 +43,16 @@ public sealed class SqliteStorageTests : StorageContractTests, IDisposable
         Assert.Equal(1, Db.Scalar(_directory.File("baton.db"), "PRAGMA user_version"));
         Storage = await CreateStorageAsync(Time);
     }
+
+    [Theory]
+    [InlineData(SqliteDurability.ProcessCrash, 1)]
+    [InlineData(SqliteDurability.PowerLoss, 2)]
+    public async Task Durability_SetsTheWritersSynchronousMode(SqliteDurability durability, long expected)
+    {
+        await using var storage = new SqliteStorage(_directory.File($"durability-{durability}.db"), new SqliteOptions { Durability = durability }, Time);
+        await storage.InitializeAsync(default);
+
+        Assert.Equal(expected, await storage.WriterSynchronousAsync());
+        Assert.Equal("wal", Db.Rows(storage.FilePath, "PRAGMA journal_mode")[0][0]);
+    }
 }

@@ -1,0 +1,4 @@
+namespace DocumentAnalysis;
+
+/// <summary>The payload of <c>doc/uploaded</c>.</summary>
+public sealed record DocUploaded(string DocId, string FileUrl);
