@@ -4,7 +4,6 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
 
 namespace Baton;
 
@@ -15,8 +14,7 @@ internal static class BatonServices
     {
         if (!services.Any(d => d.ServiceType == typeof(BatonEngine)))
         {
-            services.AddOptions<BatonOptions>().ValidateOnStart();
-            services.AddSingleton<IValidateOptions<BatonOptions>, BatonOptionsValidator>();
+            services.AddOptions<BatonOptions>();
             services.TryAddSingleton(TimeProvider.System);
             services.TryAddSingleton<ILoggerFactory, NullLoggerFactory>();
             services.AddSingleton<BatonEngine>();

@@ -62,7 +62,23 @@ internal sealed partial class BatonEngine
 
     private async Task StartCoreAsync()
     {
-        var registry = Registry;
+        // Options and functions are checked together, so one start-up error lists every problem.
+        var problems = Options.Validate().ToList();
+        FunctionRegistry? registry = null;
+        try
+        {
+            registry = Registry;
+        }
+        catch (BatonConfigurationException ex)
+        {
+            problems.AddRange(ex.Problems);
+        }
+
+        if (problems.Count > 0 || registry is null)
+        {
+            throw new BatonConfigurationException(problems);
+        }
+
         await Storage.InitializeAsync(CancellationToken.None).ConfigureAwait(false);
         await Storage.Functions.RegisterAsync(registry.ToRegistrations(Time.GetUtcNow()), CancellationToken.None).ConfigureAwait(false);
         LogStarted(Logger, NodeId, registry.Ids.Count);

@@ -1,5 +1,4 @@
 using Baton.Tests.Infrastructure;
-using Microsoft.Extensions.Options;
 
 namespace Baton.Tests.Engine;
 
@@ -47,10 +46,10 @@ public sealed class BadInputTests
     }
 
     [Fact]
-    public async Task Start_InvalidOptions_ReportsEveryProblemTogether()
+    public async Task Start_InvalidOptionsAndFunctions_ReportsEveryProblemInOneError()
     {
         using var host = TestHost.Build(
-            b => b.AddFunction<object>("fine", null, _ => Task.CompletedTask),
+            b => b.AddFunction<object>("bad id!", null, _ => Task.CompletedTask),
             null,
             null,
             o =>
@@ -61,14 +60,16 @@ public sealed class BadInputTests
             },
             null,
             out var owned,
-            out var unused);
+            out var path);
         using var cleanup = owned;
 
-        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+        var error = await Assert.ThrowsAsync<BatonConfigurationException>(() => host.StartAsync());
 
-        Assert.Contains(error.Failures, f => f.Contains("MaxConcurrentRuns is 0", StringComparison.Ordinal));
-        Assert.Contains(error.Failures, f => f.Contains("LeaseDuration", StringComparison.Ordinal));
-        Assert.Contains(error.Failures, f => f.Contains("MaxEventBytes is 10", StringComparison.Ordinal));
+        Assert.Contains(error.Problems, p => p.Contains("MaxConcurrentRuns is 0", StringComparison.Ordinal));
+        Assert.Contains(error.Problems, p => p.Contains("LeaseDuration", StringComparison.Ordinal));
+        Assert.Contains(error.Problems, p => p.Contains("MaxEventBytes is 10", StringComparison.Ordinal));
+        Assert.Contains(error.Problems, p => p.Contains("'bad id!'", StringComparison.Ordinal));
+        Assert.False(File.Exists(path), "nothing was written before validation failed");
     }
 
     [Fact]
