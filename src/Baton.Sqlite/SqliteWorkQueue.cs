@@ -95,6 +95,9 @@ internal sealed class SqliteWorkQueue(SqliteDatabase database) : IWorkQueue
             .With("@now", Ms(database.Time.GetUtcNow())).With("@owner", owner)
             .ExecuteNonQuery());
 
+    // Processes sharing a SQLite file have no notification channel: they find each other's work by polling.
+    public IDisposable SubscribeToWork(Action onWork) => NoSubscription.Instance;
+
     public Task<IReadOnlyList<string>> LeaseOwnersAsync(CancellationToken cancellationToken)
     {
         using var connection = database.OpenRead();

@@ -1,6 +1,6 @@
-// A worker process for the crash test: runs a multi-step pipeline against a SQLite file and records every step body
-// execution in a ledger file, so the test can tell whether a committed step ever ran again. The test kills it with
-// SIGKILL at random moments and starts it again.
+// A worker process for the crash and multi-node tests: runs a multi-step pipeline against a SQLite file or a
+// PostgreSQL schema and records every step body execution in a ledger file, so the test can tell whether a committed
+// step ever ran again. The tests kill it with SIGKILL at random moments and start it again.
 using System.Text;
 using Baton;
 using Microsoft.Extensions.DependencyInjection;
@@ -9,18 +9,18 @@ using Microsoft.Extensions.Logging;
 
 if (args.Length < 2)
 {
-    Console.Error.WriteLine("usage: Baton.CrashWorker <database> <ledger>");
+    Console.Error.WriteLine("usage: Baton.CrashWorker <sqlite-file | postgres connection string> <ledger> [postgres schema]");
     return 2;
 }
 
 var database = args[0];
 var ledger = new Ledger(args[1]);
+var schema = args.Length > 2 ? args[2] : null;
 
 var builder = Host.CreateApplicationBuilder();
 builder.Logging.ClearProviders();
 builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Error);
-builder.Services.AddBaton(b => b
-    .UseSqlite(database)
+builder.Services.AddBaton(b => (schema is null ? b.UseSqlite(database) : b.UsePostgreSql(database, o => o.Schema = schema))
     .Configure(o =>
     {
         o.PollInterval = TimeSpan.FromMilliseconds(100);
@@ -64,10 +64,15 @@ internal sealed record CrashEvent(int Index);
 
 internal sealed record ChildEvent(string Parent);
 
-/// <summary>Appends one line per step body execution: run id, step key, a unique execution id.</summary>
+/// <summary>
+/// Appends one line per step body execution: a monotonic timestamp (shared by all processes of the machine), run id,
+/// step key, and a unique execution id. Each process writes a file of its own (<c>{ledger}.{pid}</c>), so processes
+/// never interleave writes; the checker merges the files by timestamp.
+/// </summary>
 internal sealed class Ledger(string path)
 {
     private readonly Lock _gate = new();
+    private readonly string _file = $"{path}.{Environment.ProcessId}";
 
     public async Task<string> ExecuteAsync(string runId, StepExecution step)
     {
@@ -75,11 +80,11 @@ internal sealed class Ledger(string path)
 
         // Some real work, so kills land inside bodies as well as between them.
         await Task.Delay(Random.Shared.Next(1, 15));
-        var line = Encoding.UTF8.GetBytes($"{runId}\t{step.Key}\t{execution}\n");
         lock (_gate)
         {
-            // One write() per line on an O_APPEND file: a SIGKILL cannot tear it, and the page cache keeps it.
-            using var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite);
+            // Written before the body returns (before its commit), in one write() that a SIGKILL cannot tear.
+            var line = Encoding.UTF8.GetBytes($"{System.Diagnostics.Stopwatch.GetTimestamp()}\t{runId}\t{step.Key}\t{execution}\n");
+            using var stream = new FileStream(_file, FileMode.Append, FileAccess.Write, FileShare.ReadWrite);
             stream.Write(line);
         }
 

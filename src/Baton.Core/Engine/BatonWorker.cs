@@ -13,6 +13,7 @@ namespace Baton.Engine;
 internal sealed partial class BatonWorker(BatonEngine engine, IHostApplicationLifetime? lifetime = null) : IHostedService, IAsyncDisposable
 {
     private CancellationTokenRegistration _onStopping;
+    private IDisposable? _workSubscription;
     private readonly ConcurrentDictionary<string, (RunExecution Execution, Task Task)> _running = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
     private readonly CancellationTokenSource _heartbeatStopping = new();
@@ -36,6 +37,7 @@ internal sealed partial class BatonWorker(BatonEngine engine, IHostApplicationLi
         // Shutdown begins when the host starts stopping, before any hosted service is stopped.
         _onStopping = lifetime?.ApplicationStopping.Register(BeginShutdown) ?? default;
         await RecoverDeadLocalOwnersAsync().ConfigureAwait(false);
+        _workSubscription = engine.Storage.Queue.SubscribeToWork(engine.WorkAvailable.Set);
         _claimLoop = Task.Run(() => ClaimLoopAsync(_stopping.Token), CancellationToken.None);
         _heartbeatLoop = Task.Run(() => HeartbeatLoopAsync(_stopping.Token), CancellationToken.None);
         LogWorkerStarted(Logger, engine.NodeId, Options.MaxConcurrentRuns);
@@ -50,6 +52,7 @@ internal sealed partial class BatonWorker(BatonEngine engine, IHostApplicationLi
 
         BeginShutdown();
         await _onStopping.DisposeAsync().ConfigureAwait(false);
+        _workSubscription?.Dispose();
         await _claimLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
 
         var running = _running.Values.ToList();

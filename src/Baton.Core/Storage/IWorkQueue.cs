@@ -30,6 +30,13 @@ public interface IWorkQueue
     /// </summary>
     Task<int> ExpireLeasesAsync(string owner, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Calls <paramref name="onWork"/> whenever another node announces claimable work (PostgreSQL's LISTEN/NOTIFY), until
+    /// the returned subscription is disposed. Providers without notifications return a subscription that never calls;
+    /// workers then rely on polling for work from other processes.
+    /// </summary>
+    IDisposable SubscribeToWork(Action onWork);
+
     /// <summary>The distinct owners of leased runs.</summary>
     Task<IReadOnlyList<string>> LeaseOwnersAsync(CancellationToken cancellationToken);
 

@@ -2,7 +2,7 @@ using Baton.Tests.Infrastructure;
 
 namespace Baton.Tests.Engine;
 
-public sealed class BadInputTests
+public abstract class BadInputTests : EngineTests
 {
     public sealed record Doc(string DocId);
 
@@ -11,18 +11,19 @@ public sealed class BadInputTests
     [Fact]
     public async Task TriggerAsync_UnknownFunction_ThrowsWithTheRegisteredIdsAndWritesNothing()
     {
-        await using var host = await TestHost.StartAsync(b => b.AddFunction<object>("known", null, _ => Task.CompletedTask));
+        await using var host = await StartAsync(b => b.AddFunction<object>("known", null, _ => Task.CompletedTask));
 
         var error = await Assert.ThrowsAsync<UnknownFunctionException>(() => host.Client.TriggerAsync("unknown"));
 
         Assert.Equal("No function has the id 'unknown'. Registered functions: known.", error.Message);
-        Assert.Equal(0, Db.Scalar(host.DatabasePath, "SELECT COUNT(*) FROM runs"));
+        Assert.Equal(0, host.Storage.Scalar("SELECT COUNT(*) FROM runs"));
     }
 
     [Fact]
     public async Task Start_InvalidFunctions_ReportsEveryProblemTogether()
     {
-        using var host = TestHost.Build(b => b
+        using var storage = NewStorage();
+        using var host = Build(b => b
                 .AddFunction<object>("dup", f => f.TriggerOn("a"), _ => Task.CompletedTask)
                 .AddFunction<object>("dup", f => f.TriggerOn("b"), _ => Task.CompletedTask)
                 .AddFunction<object>("bad id!", null, _ => Task.CompletedTask)
@@ -30,8 +31,7 @@ public sealed class BadInputTests
                 .AddFunction<object>("bad-backoff", f => f.Backoff = Backoff.Exponential(TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(1)), _ => Task.CompletedTask)
                 .AddFunction<object>("reserved", f => f.TriggerOn("baton/anything"), _ => Task.CompletedTask)
                 .AddFunction<NotAFunction>("not-a-function"),
-            null, null, null, null, out var owned, out var path);
-        using var cleanup = owned;
+            storage);
 
         var error = await Assert.ThrowsAsync<BatonConfigurationException>(() => host.StartAsync());
 
@@ -42,26 +42,23 @@ public sealed class BadInputTests
         Assert.Contains(error.Problems, p => p.Contains("below its initial delay", StringComparison.Ordinal));
         Assert.Contains(error.Problems, p => p.Contains("reserved prefix", StringComparison.Ordinal));
         Assert.Contains(error.Problems, p => p.Contains("implements neither", StringComparison.Ordinal));
-        Assert.False(File.Exists(path), "nothing was written before validation failed");
+        Assert.False(storage.Exists, "nothing was written before validation failed");
     }
 
     [Fact]
     public async Task Start_InvalidOptionsAndFunctions_ReportsEveryProblemInOneError()
     {
-        using var host = TestHost.Build(
+        using var storage = NewStorage();
+        using var host = Build(
             b => b.AddFunction<object>("bad id!", null, _ => Task.CompletedTask),
-            null,
+            storage,
             null,
             o =>
             {
                 o.MaxConcurrentRuns = 0;
                 o.LeaseDuration = TimeSpan.FromMilliseconds(10);
                 o.MaxEventBytes = 10;
-            },
-            null,
-            out var owned,
-            out var path);
-        using var cleanup = owned;
+            });
 
         var error = await Assert.ThrowsAsync<BatonConfigurationException>(() => host.StartAsync());
 
@@ -69,19 +66,20 @@ public sealed class BadInputTests
         Assert.Contains(error.Problems, p => p.Contains("LeaseDuration", StringComparison.Ordinal));
         Assert.Contains(error.Problems, p => p.Contains("MaxEventBytes is 10", StringComparison.Ordinal));
         Assert.Contains(error.Problems, p => p.Contains("'bad id!'", StringComparison.Ordinal));
-        Assert.False(File.Exists(path), "nothing was written before validation failed");
+        Assert.False(storage.Exists, "nothing was written before validation failed");
     }
 
     [Fact]
     public void UseSqlite_InvalidOptions_ThrowsWithEveryProblem()
     {
-        var error = Assert.Throws<BatonConfigurationException>(() => TestHost.Build(
+        using var storage = NewStorage();
+        var error = Assert.Throws<BatonConfigurationException>(() => Build(
             b => b.UseSqlite(o =>
             {
                 o.Path = " ";
                 o.MaxBatchSize = 0;
             }),
-            null, null, null, null, out var owned, out _));
+            storage));
 
         Assert.Equal(2, error.Problems.Count);
     }
@@ -89,7 +87,7 @@ public sealed class BadInputTests
     [Fact]
     public async Task SendAsync_OversizedPayload_IsRefusedAndNothingIsWritten()
     {
-        await using var host = await TestHost.StartAsync(
+        await using var host = await StartAsync(
             b => b.AddFunction<object>("sink", f => f.TriggerOn("big"), _ => Task.CompletedTask),
             options: o => o.MaxEventBytes = 4096);
 
@@ -98,19 +96,19 @@ public sealed class BadInputTests
 
         Assert.Equal(4096, error.LimitBytes);
         Assert.True(error.SizeBytes > 5000);
-        Assert.Equal(0, Db.Scalar(host.DatabasePath, "SELECT COUNT(*) FROM events"));
-        Assert.Equal(0, Db.Scalar(host.DatabasePath, "SELECT COUNT(*) FROM runs"));
+        Assert.Equal(0, host.Storage.Scalar("SELECT COUNT(*) FROM events"));
+        Assert.Equal(0, host.Storage.Scalar("SELECT COUNT(*) FROM runs"));
     }
 
     [Fact]
     public async Task TriggerAsync_OversizedPayload_IsRefused()
     {
-        await using var host = await TestHost.StartAsync(
+        await using var host = await StartAsync(
             b => b.AddFunction<object>("sink", null, _ => Task.CompletedTask),
             options: o => o.MaxEventBytes = 2048);
 
         await Assert.ThrowsAsync<PayloadTooLargeException>(() => host.Client.TriggerAsync("sink", new string('y', 4000)));
-        Assert.Equal(0, Db.Scalar(host.DatabasePath, "SELECT COUNT(*) FROM runs"));
+        Assert.Equal(0, host.Storage.Scalar("SELECT COUNT(*) FROM runs"));
     }
 
     [Theory]
@@ -119,15 +117,15 @@ public sealed class BadInputTests
     [InlineData("baton/function.finished")]
     public async Task SendAsync_InvalidName_IsRefused(string name)
     {
-        await using var host = await TestHost.StartAsync(b => b.AddFunction<object>("sink", null, _ => Task.CompletedTask));
+        await using var host = await StartAsync(b => b.AddFunction<object>("sink", null, _ => Task.CompletedTask));
         await Assert.ThrowsAsync<InvalidEventException>(() => host.Client.SendAsync(new BatonEvent(name)));
-        Assert.Equal(0, Db.Scalar(host.DatabasePath, "SELECT COUNT(*) FROM events"));
+        Assert.Equal(0, host.Storage.Scalar("SELECT COUNT(*) FROM events"));
     }
 
     [Fact]
     public async Task SendAsync_UnserializableData_IsRefusedWithTheType()
     {
-        await using var host = await TestHost.StartAsync(b => b.AddFunction<object>("sink", null, _ => Task.CompletedTask));
+        await using var host = await StartAsync(b => b.AddFunction<object>("sink", null, _ => Task.CompletedTask));
         var error = await Assert.ThrowsAsync<InvalidEventException>(() => host.Client.SendAsync(new BatonEvent("x", new { pointer = IntPtr.Zero, self = typeof(string) })));
         Assert.Contains("cannot be serialized", error.Message, StringComparison.Ordinal);
     }
@@ -141,7 +139,7 @@ public sealed class BadInputTests
     public async Task Step_UnserializableResult_FailsTheStepAtOnceWithAClearError()
     {
         var counter = new Counter();
-        await using var host = await TestHost.StartAsync(b => b.AddFunction<object>("leaky", f => f.Retries = 3, async ctx =>
+        await using var host = await StartAsync(b => b.AddFunction<object>("leaky", f => f.Retries = 3, async ctx =>
         {
             await ctx.Step.Run("returns-type", () =>
             {
@@ -165,7 +163,7 @@ public sealed class BadInputTests
     public async Task Run_PayloadNotMatchingEventType_FailsWithoutRetries()
     {
         var counter = new Counter();
-        await using var host = await TestHost.StartAsync(b => b.AddFunction<Doc>("typed", f => f.TriggerOn("doc"), ctx =>
+        await using var host = await StartAsync(b => b.AddFunction<Doc>("typed", f => f.TriggerOn("doc"), ctx =>
         {
             counter.Hit("body");
             return Task.CompletedTask;
@@ -184,7 +182,7 @@ public sealed class BadInputTests
     {
         var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.Parse("2026-01-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
         var replayed = false;
-        await using var host = await TestHost.StartAsync(b => b.AddFunction<object>("shifty", null, async ctx =>
+        await using var host = await StartAsync(b => b.AddFunction<object>("shifty", null, async ctx =>
         {
             if (!replayed)
             {
@@ -206,5 +204,15 @@ public sealed class BadInputTests
         Assert.Equal(RunStatus.Failed, run.Status);
         Assert.Equal(typeof(NonDeterminismException).FullName, run.Error!.Type);
         Assert.Contains("Step 'a' is a Sleep step now", run.Error.Message, StringComparison.Ordinal);
+    }
+
+    public sealed class OnSqlite : BadInputTests
+    {
+        protected override TestStorage NewStorage() => new SqliteTestStorage();
+    }
+
+    public sealed class OnPostgreSql : BadInputTests
+    {
+        protected override TestStorage NewStorage() => new PostgresTestStorage();
     }
 }

@@ -4,7 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Baton.Tests.Engine;
 
-public sealed class EventsAndClientTests
+public abstract class EventsAndClientTests : EngineTests
 {
     public sealed record Doc(string DocId);
 
@@ -22,7 +22,7 @@ public sealed class EventsAndClientTests
     [Fact]
     public async Task AddFunction_ClassFunction_IsConstructedFromDependencyInjection()
     {
-        await using var host = await TestHost.StartAsync(
+        await using var host = await StartAsync(
             b => b.AddFunction<GreetFunction>("greet", f => f.TriggerOn("doc/uploaded")),
             services: s => s.AddSingleton<Greeter>());
 
@@ -37,7 +37,7 @@ public sealed class EventsAndClientTests
     public async Task SendAsync_RepeatedEventId_IsAcceptedOnceAndStartsOneRun()
     {
         var counter = new Counter();
-        await using var host = await TestHost.StartAsync(b => b.AddFunction<Doc>("once", f => f.TriggerOn("doc/uploaded"), ctx =>
+        await using var host = await StartAsync(b => b.AddFunction<Doc>("once", f => f.TriggerOn("doc/uploaded"), ctx =>
         {
             counter.Hit(ctx.Event.Id);
             return Task.CompletedTask;
@@ -50,14 +50,14 @@ public sealed class EventsAndClientTests
         Assert.Equal(["evt-1"], first.Ids);
         Assert.Equal(["evt-1"], second.Ids);
         Assert.Empty(second.RunIds);
-        Assert.Equal(1, Db.Scalar(host.DatabasePath, "SELECT COUNT(*) FROM runs WHERE function_id = 'once'"));
+        Assert.Equal(1, host.Storage.Scalar("SELECT COUNT(*) FROM runs WHERE function_id = 'once'"));
         Assert.Equal(1, counter["evt-1"]);
     }
 
     [Fact]
     public async Task SendAsync_EventForSeveralFunctions_StartsOneRunEach()
     {
-        await using var host = await TestHost.StartAsync(b => b
+        await using var host = await StartAsync(b => b
             .AddFunction<Doc>("first", f => f.TriggerOn("doc/uploaded"), ctx => Task.CompletedTask)
             .AddFunction<Doc>("second", f => f.TriggerOn("doc/uploaded").TriggerOn("doc/replaced"), ctx => Task.CompletedTask));
 
@@ -73,7 +73,7 @@ public sealed class EventsAndClientTests
     [Fact]
     public async Task TriggerAsync_ById_RunsFunctionWithoutEventTrigger()
     {
-        await using var host = await TestHost.StartAsync(b => b.AddFunction<Doc>("by-id", null, async ctx =>
+        await using var host = await StartAsync(b => b.AddFunction<Doc>("by-id", null, async ctx =>
             await ctx.Step.Run("echo", () => ctx.Event.Data.DocId + ":" + ctx.Event.Name)));
 
         var runId = await host.Client.TriggerAsync("by-id", new Doc("x1"));
@@ -87,7 +87,7 @@ public sealed class EventsAndClientTests
     public async Task StepSendEvent_FansOutToOtherFunctionsOnceEvenWhenTheStepIsReplayed()
     {
         var counter = new Counter();
-        await using var host = await TestHost.StartAsync(b => b
+        await using var host = await StartAsync(b => b
             .AddFunction<object>("parent", f =>
             {
                 f.TriggerOn("batch/started");
@@ -115,14 +115,14 @@ public sealed class EventsAndClientTests
         Assert.Equal(RunStatus.Completed, run.Status);
         Assert.Equal(5, run.Output!.Value.GetArrayLength());
         await TestHost.EventuallyAsync(() => Task.FromResult(Enumerable.Range(0, 5).All(i => counter["child:" + i] == 1)), "every child ran");
-        Assert.Equal(5, Db.Scalar(host.DatabasePath, "SELECT COUNT(*) FROM runs WHERE function_id = 'child'"));
+        Assert.Equal(5, host.Storage.Scalar("SELECT COUNT(*) FROM runs WHERE function_id = 'child'"));
         Assert.Equal(StepKind.SendEvent, run.Steps.Single().Kind);
     }
 
     [Fact]
     public async Task GetRunAsync_UnknownRun_ReturnsNull()
     {
-        await using var host = await TestHost.StartAsync(b => b.AddFunction<object>("noop", null, _ => Task.CompletedTask));
+        await using var host = await StartAsync(b => b.AddFunction<object>("noop", null, _ => Task.CompletedTask));
         Assert.Null(await host.Client.GetRunAsync("no-such-run"));
         await Assert.ThrowsAsync<KeyNotFoundException>(() => host.Client.WaitForRunAsync("no-such-run", TimeSpan.FromSeconds(1)));
     }
@@ -131,7 +131,7 @@ public sealed class EventsAndClientTests
     public async Task WaitForRunAsync_RunNotDoneInTime_ThrowsTimeoutWithItsStatus()
     {
         var release = new TaskCompletionSource();
-        await using var host = await TestHost.StartAsync(b => b.AddFunction<object>("slow", null, async ctx =>
+        await using var host = await StartAsync(b => b.AddFunction<object>("slow", null, async ctx =>
             await ctx.Step.Run("wait", async () => await release.Task)));
 
         var runId = await host.Client.TriggerAsync("slow");
@@ -145,7 +145,7 @@ public sealed class EventsAndClientTests
     [Fact]
     public async Task Context_RawEventAndTypedEvent_DescribeTheSameEvent()
     {
-        await using var host = await TestHost.StartAsync(b => b.AddFunction<Doc>("inspect", f => f.TriggerOn("doc/uploaded"), ctx =>
+        await using var host = await StartAsync(b => b.AddFunction<Doc>("inspect", f => f.TriggerOn("doc/uploaded"), ctx =>
             Task.FromResult<object?>(new
             {
                 typed = ctx.Event.Data.DocId,
@@ -171,11 +171,10 @@ public sealed class EventsAndClientTests
     [Fact]
     public async Task SendAsync_FromANodeWithoutTheFunction_StartsRunsForFunctionsOtherNodesRegistered()
     {
-        using var directory = new TempDirectory();
-        var path = directory.File("baton.db");
-        await using var worker = await TestHost.StartAsync(b => b.AddFunction<Doc>("remote", f => f.TriggerOn("doc/uploaded"), async ctx =>
-            await ctx.Step.Run("s", () => "handled " + ctx.Event.Data.DocId)), path);
-        await using var sender = await TestHost.StartAsync(_ => { }, path, options: o => o.RunWorker = false);
+        using var storage = NewStorage();
+        await using var worker = await StartAsync(b => b.AddFunction<Doc>("remote", f => f.TriggerOn("doc/uploaded"), async ctx =>
+            await ctx.Step.Run("s", () => "handled " + ctx.Event.Data.DocId)), storage);
+        await using var sender = await StartAsync(_ => { }, storage, options: o => o.RunWorker = false);
 
         var sent = await sender.Client.SendAsync(new BatonEvent("doc/uploaded", new Doc("far")));
         var triggered = await sender.Client.TriggerAsync("remote", new Doc("by-id"));
@@ -183,5 +182,15 @@ public sealed class EventsAndClientTests
 
         Assert.Equal("handled far", (await sender.WaitAsync(Assert.Single(sent.RunIds))).GetOutput<string>());
         Assert.Equal("handled by-id", (await sender.WaitAsync(triggered)).GetOutput<string>());
+    }
+
+    public sealed class OnSqlite : EventsAndClientTests
+    {
+        protected override TestStorage NewStorage() => new SqliteTestStorage();
+    }
+
+    public sealed class OnPostgreSql : EventsAndClientTests
+    {
+        protected override TestStorage NewStorage() => new PostgresTestStorage();
     }
 }

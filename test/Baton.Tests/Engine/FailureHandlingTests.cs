@@ -4,7 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Baton.Tests.Engine;
 
-public sealed class FailureHandlingTests
+public abstract class FailureHandlingTests : EngineTests
 {
     public sealed record Order(string OrderId);
 
@@ -12,7 +12,7 @@ public sealed class FailureHandlingTests
     public async Task OnFailure_AfterFinalFailure_RunsDurablyWithTheFailedRunsDetails()
     {
         var handled = new TaskCompletionSource<(string FunctionId, string RunId, string Message, string? OrderId)>(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var host = await TestHost.StartAsync(b => b.AddFunction<Order>("charge", f =>
+        await using var host = await StartAsync(b => b.AddFunction<Order>("charge", f =>
         {
             f.TriggerOn("order/placed");
             f.Retries = 0;
@@ -41,7 +41,7 @@ public sealed class FailureHandlingTests
     public async Task OnFailure_OnlyHandlesItsOwnFunction()
     {
         var handledFor = new List<string>();
-        await using var host = await TestHost.StartAsync(b => b
+        await using var host = await StartAsync(b => b
             .AddFunction<object>("a", f =>
             {
                 f.TriggerOn("go");
@@ -71,7 +71,7 @@ public sealed class FailureHandlingTests
         await TestHost.EventuallyAsync(() => Task.FromResult(handledFor.Count > 0), "the failure handler ran");
 
         // Handler runs are created in the same transaction that records the failure, so all of them exist by now.
-        var handlerRuns = Db.Rows(host.DatabasePath, "SELECT function_id FROM runs WHERE function_id LIKE '%/on-failure'");
+        var handlerRuns = host.Storage.Rows("SELECT function_id FROM runs WHERE function_id LIKE '%/on-failure'");
         Assert.Equal(["a/on-failure"], handlerRuns.Select(r => r[0]));
         Assert.Equal(["a"], handledFor);
     }
@@ -80,7 +80,7 @@ public sealed class FailureHandlingTests
     public async Task LifecycleEvents_FunctionFinishedAndFailed_TriggerOtherFunctions()
     {
         var seen = new List<FunctionFinishedData>();
-        await using var host = await TestHost.StartAsync(b => b
+        await using var host = await StartAsync(b => b
             .AddFunction<object>("ok", f => f.TriggerOn("go"), async ctx => await ctx.Step.Run("s", () => 42))
             .AddFunction<object>("bad", f =>
             {
@@ -124,12 +124,22 @@ public sealed class FailureHandlingTests
     public async Task OnFailure_ImplementedByTheFunctionClass_IsCalled()
     {
         var counter = new Counter();
-        await using var host = await TestHost.StartAsync(
+        await using var host = await StartAsync(
             b => b.AddFunction<ClassWithFailureHandler>("class-fails", f => f.TriggerOn("order/placed")),
             services: s => s.AddSingleton(counter));
 
         var runId = Assert.Single((await host.Client.SendAsync(new BatonEvent("order/placed", JsonSerializer.SerializeToElement(new { orderId = "o-1" })))).RunIds);
         Assert.Equal(RunStatus.Failed, (await host.WaitAsync(runId)).Status);
         await TestHost.EventuallyAsync(() => Task.FromResult(counter["handled:o-1"] == 1), "the class's failure handler ran");
+    }
+
+    public sealed class OnSqlite : FailureHandlingTests
+    {
+        protected override TestStorage NewStorage() => new SqliteTestStorage();
+    }
+
+    public sealed class OnPostgreSql : FailureHandlingTests
+    {
+        protected override TestStorage NewStorage() => new PostgresTestStorage();
     }
 }

@@ -3,7 +3,7 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace Baton.Tests.Engine;
 
-public sealed class RetryTests
+public abstract class RetryTests : EngineTests
 {
     private static readonly DateTimeOffset Start = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
@@ -11,7 +11,7 @@ public sealed class RetryTests
     public async Task Step_FailsTwiceThenSucceeds_RetriesOnlyThatStep()
     {
         var counter = new Counter();
-        await using var host = await TestHost.StartAsync(b => b.AddFunction<object>("flaky", f =>
+        await using var host = await StartAsync(b => b.AddFunction<object>("flaky", f =>
         {
             f.TriggerOn("go");
             f.Backoff = Backoff.Fixed(TimeSpan.FromMilliseconds(5));
@@ -38,7 +38,7 @@ public sealed class RetryTests
     {
         var time = new FakeTimeProvider(Start);
         var counter = new Counter();
-        await using var host = await TestHost.StartAsync(b => b.AddFunction<object>("scheduled", f =>
+        await using var host = await StartAsync(b => b.AddFunction<object>("scheduled", f =>
         {
             f.TriggerOn("go");
             f.Retries = 2;
@@ -69,7 +69,7 @@ public sealed class RetryTests
     public async Task Step_RetriesExhausted_ThrowsStepFailedExceptionThatUserCodeCanCatch()
     {
         var counter = new Counter();
-        await using var host = await TestHost.StartAsync(b => b.AddFunction<object>("fallback", f =>
+        await using var host = await StartAsync(b => b.AddFunction<object>("fallback", f =>
         {
             f.TriggerOn("go");
             f.Backoff = Backoff.Fixed(TimeSpan.Zero);
@@ -102,7 +102,7 @@ public sealed class RetryTests
     public async Task Step_FailureUncaught_FailsTheRunWithoutFunctionRetries()
     {
         var counter = new Counter();
-        await using var host = await TestHost.StartAsync(b => b.AddFunction<object>("doomed", f =>
+        await using var host = await StartAsync(b => b.AddFunction<object>("doomed", f =>
         {
             f.TriggerOn("go");
             f.Retries = 2;
@@ -127,7 +127,7 @@ public sealed class RetryTests
     public async Task Step_NonRetriableException_FailsAtOnce()
     {
         var counter = new Counter();
-        await using var host = await TestHost.StartAsync(b => b.AddFunction<object>("strict", f =>
+        await using var host = await StartAsync(b => b.AddFunction<object>("strict", f =>
         {
             f.TriggerOn("go");
             f.Retries = 5;
@@ -150,7 +150,7 @@ public sealed class RetryTests
     {
         var time = new FakeTimeProvider(Start);
         var counter = new Counter();
-        await using var host = await TestHost.StartAsync(b => b.AddFunction<object>("rate-limited", f =>
+        await using var host = await StartAsync(b => b.AddFunction<object>("rate-limited", f =>
         {
             f.TriggerOn("go");
             f.Backoff = Backoff.Fixed(TimeSpan.FromHours(5));
@@ -173,7 +173,7 @@ public sealed class RetryTests
     public async Task Function_ErrorOutsideSteps_RetriesTheFunctionAndReplaysCompletedSteps()
     {
         var counter = new Counter();
-        await using var host = await TestHost.StartAsync(b => b.AddFunction<object>("outer", f =>
+        await using var host = await StartAsync(b => b.AddFunction<object>("outer", f =>
         {
             f.TriggerOn("go");
             f.Backoff = Backoff.Fixed(TimeSpan.FromMilliseconds(10));
@@ -201,7 +201,7 @@ public sealed class RetryTests
     public async Task Function_ErrorOutsideStepsEveryTime_FailsAfterItsRetries()
     {
         var counter = new Counter();
-        await using var host = await TestHost.StartAsync(b => b.AddFunction<object>("hopeless", f =>
+        await using var host = await StartAsync(b => b.AddFunction<object>("hopeless", f =>
         {
             f.TriggerOn("go");
             f.Retries = 2;
@@ -218,5 +218,15 @@ public sealed class RetryTests
         Assert.Equal(RunStatus.Failed, run.Status);
         Assert.Equal(3, counter["attempt"]);
         Assert.Equal("never works", run.Error!.Message);
+    }
+
+    public sealed class OnSqlite : RetryTests
+    {
+        protected override TestStorage NewStorage() => new SqliteTestStorage();
+    }
+
+    public sealed class OnPostgreSql : RetryTests
+    {
+        protected override TestStorage NewStorage() => new PostgresTestStorage();
     }
 }

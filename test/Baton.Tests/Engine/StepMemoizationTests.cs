@@ -5,7 +5,7 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace Baton.Tests.Engine;
 
-public sealed class StepMemoizationTests
+public abstract class StepMemoizationTests : EngineTests
 {
     public sealed record Doc(string DocId, string FileUrl);
 
@@ -13,7 +13,7 @@ public sealed class StepMemoizationTests
     public async Task Run_ThreeSteps_EachBodyRunsOnceAndResultsAreCommitted()
     {
         var counter = new Counter();
-        await using var host = await TestHost.StartAsync(b => b.AddFunction<Doc>("pipeline", f => f.TriggerOn("doc/uploaded"), async ctx =>
+        await using var host = await StartAsync(b => b.AddFunction<Doc>("pipeline", f => f.TriggerOn("doc/uploaded"), async ctx =>
         {
             var text = await ctx.Step.Run("extract", () =>
             {
@@ -52,7 +52,7 @@ public sealed class StepMemoizationTests
         var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-01-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
         var counter = new Counter();
         var observed = new List<string>();
-        await using var host = await TestHost.StartAsync(b => b.AddFunction<object>("sleeper", f => f.TriggerOn("go"), async ctx =>
+        await using var host = await StartAsync(b => b.AddFunction<object>("sleeper", f => f.TriggerOn("go"), async ctx =>
         {
             var first = await ctx.Step.Run("first", () =>
             {
@@ -91,7 +91,7 @@ public sealed class StepMemoizationTests
     {
         var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-01-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
         var counter = new Counter();
-        await using var host = await TestHost.StartAsync(b => b.AddFunction<object>("repeat", f => f.TriggerOn("go"), async ctx =>
+        await using var host = await StartAsync(b => b.AddFunction<object>("repeat", f => f.TriggerOn("go"), async ctx =>
         {
             var results = new List<int>();
             for (var i = 0; i < 3; i++)
@@ -127,7 +127,7 @@ public sealed class StepMemoizationTests
     {
         var bothStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var started = 0;
-        await using var host = await TestHost.StartAsync(b => b.AddFunction<object>("fan", f => f.TriggerOn("go"), async ctx =>
+        await using var host = await StartAsync(b => b.AddFunction<object>("fan", f => f.TriggerOn("go"), async ctx =>
         {
             async Task<string> Branch(string name)
             {
@@ -161,7 +161,7 @@ public sealed class StepMemoizationTests
     public async Task Run_StepBody_GetsStableIdempotencyKeyAndAttempt()
     {
         var seen = new List<(string Key, int Attempt)>();
-        await using var host = await TestHost.StartAsync(b => b.AddFunction<object>("keys", f =>
+        await using var host = await StartAsync(b => b.AddFunction<object>("keys", f =>
         {
             f.TriggerOn("go");
             f.Backoff = Backoff.Fixed(TimeSpan.FromMilliseconds(1));
@@ -188,7 +188,7 @@ public sealed class StepMemoizationTests
     [Fact]
     public async Task Run_StepInsideAStepBody_IsRefusedWithAClearError()
     {
-        await using var host = await TestHost.StartAsync(b => b.AddFunction<object>("nested", f => f.Retries = 0, async ctx =>
+        await using var host = await StartAsync(b => b.AddFunction<object>("nested", f => f.Retries = 0, async ctx =>
             await ctx.Step.Run("outer", async () => await ctx.Step.Run("inner", () => 1))));
 
         var run = await host.WaitAsync(await host.Client.TriggerAsync("nested"));
@@ -204,7 +204,7 @@ public sealed class StepMemoizationTests
     {
         var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-01-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
         var counter = new Counter();
-        await using var host = await TestHost.StartAsync(b => b.AddFunction<object>("void", null, async ctx =>
+        await using var host = await StartAsync(b => b.AddFunction<object>("void", null, async ctx =>
         {
             await ctx.Step.Run("sync-void", () => { counter.Hit("sync"); });
             await ctx.Step.Run("async-void", async () =>
@@ -233,7 +233,7 @@ public sealed class StepMemoizationTests
         var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-01-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
         var logs = new CapturingLoggerProvider();
         var replaying = new List<bool>();
-        await using var host = await TestHost.StartAsync(
+        await using var host = await StartAsync(
             b => b.AddFunction<object>("chatty", null, async ctx =>
             {
                 lock (replaying)
@@ -257,5 +257,15 @@ public sealed class StepMemoizationTests
         Assert.Equal([false, true], replaying);
         Assert.Single(logs.Messages, m => m.StartsWith("starting run", StringComparison.Ordinal));
         Assert.Single(logs.Messages, m => m == "woke up");
+    }
+
+    public sealed class OnSqlite : StepMemoizationTests
+    {
+        protected override TestStorage NewStorage() => new SqliteTestStorage();
+    }
+
+    public sealed class OnPostgreSql : StepMemoizationTests
+    {
+        protected override TestStorage NewStorage() => new PostgresTestStorage();
     }
 }

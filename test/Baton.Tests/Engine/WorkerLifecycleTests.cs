@@ -1,4 +1,3 @@
-using Baton.Sqlite;
 using Baton.Storage;
 using Baton.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
@@ -7,15 +6,14 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace Baton.Tests.Engine;
 
-public sealed class WorkerLifecycleTests
+public abstract class WorkerLifecycleTests : EngineTests
 {
     private static readonly DateTimeOffset Start = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
     [Fact]
     public async Task Sleep_AcrossAHostRestart_WakesOnTimeAndCompletedStepsDoNotRunAgain()
     {
-        using var directory = new TempDirectory();
-        var path = directory.File("baton.db");
+        using var storage = NewStorage();
         var time = new FakeTimeProvider(Start);
         var counter = new Counter();
         void Configure(BatonBuilder b) => b.AddFunction<object>("napper", null, async ctx =>
@@ -26,13 +24,13 @@ public sealed class WorkerLifecycleTests
         });
 
         string runId;
-        await using (var first = await TestHost.StartAsync(Configure, path, time))
+        await using (var first = await StartAsync(Configure, storage, time))
         {
             runId = await first.Client.TriggerAsync("napper");
             await TestHost.EventuallyAsync(async () => await first.StatusAsync(runId) == RunStatus.Waiting, "the run sleeps");
         }
 
-        await using var second = await TestHost.StartAsync(Configure, path, time);
+        await using var second = await StartAsync(Configure, storage, time);
         Assert.Equal(RunStatus.Waiting, await second.StatusAsync(runId));
         await TestHost.AdvanceUntilAsync(time, TimeSpan.FromDays(1), async () => (await second.StatusAsync(runId)).IsTerminal());
 
@@ -47,7 +45,7 @@ public sealed class WorkerLifecycleTests
     public async Task SleepingRuns_HoldNoWorkerSlot()
     {
         var time = new FakeTimeProvider(Start);
-        await using var host = await TestHost.StartAsync(
+        await using var host = await StartAsync(
             b => b
                 .AddFunction<object>("sleeper", null, async ctx => await ctx.Step.Sleep("long", TimeSpan.FromDays(7)))
                 .AddFunction<object>("quick", null, async ctx => await ctx.Step.Run("q", () => "done")),
@@ -73,8 +71,7 @@ public sealed class WorkerLifecycleTests
     [Fact]
     public async Task Shutdown_InFlightStepFinishesAndIsCommitted_RestLeftToResume()
     {
-        using var directory = new TempDirectory();
-        var path = directory.File("baton.db");
+        using var storage = NewStorage();
         var counter = new Counter();
         var inStep = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -91,7 +88,7 @@ public sealed class WorkerLifecycleTests
         });
 
         string runId;
-        var first = await TestHost.StartAsync(Configure, path);
+        var first = await StartAsync(Configure, storage);
         runId = await first.Client.TriggerAsync("long");
         await inStep.Task.WaitAsync(TestHost.Timeout);
         var stopping = first.StopAsync();
@@ -103,12 +100,12 @@ public sealed class WorkerLifecycleTests
         await stopping;
         await first.DisposeAsync();
 
-        var afterStop = Db.Rows(path, "SELECT key, status FROM steps");
+        var afterStop = storage.Rows("SELECT key, status FROM steps");
         Assert.Equal(["slow", "0"], Assert.Single(afterStop));
         Assert.Equal(0, counter["next"]);
-        Assert.Equal((long)RunStatus.Queued, Db.Scalar(path, $"SELECT status FROM runs WHERE id = '{runId}'"));
+        Assert.Equal((long)RunStatus.Queued, storage.Scalar($"SELECT status FROM runs WHERE id = '{runId}'"));
 
-        await using var second = await TestHost.StartAsync(Configure, path);
+        await using var second = await StartAsync(Configure, storage);
         var run = await second.WaitAsync(runId);
         Assert.Equal(RunStatus.Completed, run.Status);
         Assert.Equal(1, counter["slow"]);
@@ -118,21 +115,20 @@ public sealed class WorkerLifecycleTests
     [Fact]
     public async Task ExpiredLease_OfADeadWorker_IsRecoveredByALiveOne()
     {
-        using var directory = new TempDirectory();
-        var path = directory.File("baton.db");
+        using var storage = NewStorage();
         var time = new FakeTimeProvider(Start);
         var counter = new Counter();
 
         // A worker claims the run and "dies": it never renews, completes or releases it.
-        await using (var storage = new SqliteStorage(path, new SqliteOptions(), time))
+        await using (var dead = storage.Create(time))
         {
-            await storage.InitializeAsync(default);
-            await storage.Runs.CreateAsync([new NewRun("orphan", "recover", """[{"id":"e","name":"x","data":{},"ts":0}]""", Start, Start, null)], default);
-            var lease = Assert.Single(await storage.Queue.ClaimAsync("dead-node", ["recover"], 1, TimeSpan.FromSeconds(30), default)).Lease;
-            await storage.Queue.CheckpointAsync(lease, new StepRecord("done-before-death", StepKind.Run, StepStatus.Completed, "\"kept\"", null, 1, Start, Start, null), default);
+            await dead.InitializeAsync(default);
+            await dead.Runs.CreateAsync([new NewRun("orphan", "recover", """[{"id":"e","name":"x","data":{},"ts":0}]""", Start, Start, null)], default);
+            var lease = Assert.Single(await dead.Queue.ClaimAsync("dead-node", ["recover"], 1, TimeSpan.FromSeconds(30), default)).Lease;
+            await dead.Queue.CheckpointAsync(lease, new StepRecord("done-before-death", StepKind.Run, StepStatus.Completed, "\"kept\"", null, 1, Start, Start, null), default);
         }
 
-        await using var host = await TestHost.StartAsync(b => b.AddFunction<object>("recover", null, async ctx =>
+        await using var host = await StartAsync(b => b.AddFunction<object>("recover", null, async ctx =>
         {
             var kept = await ctx.Step.Run("done-before-death", () =>
             {
@@ -140,7 +136,7 @@ public sealed class WorkerLifecycleTests
                 return "rerun";
             });
             return kept + "+" + await ctx.Step.Run("rest", () => "rest");
-        }), path, time);
+        }), storage, time);
 
         Assert.Equal(RunStatus.Running, await host.StatusAsync("orphan"));
         await TestHost.AdvanceUntilAsync(time, TimeSpan.FromSeconds(30), async () => (await host.StatusAsync("orphan")).IsTerminal());
@@ -149,5 +145,15 @@ public sealed class WorkerLifecycleTests
         Assert.Equal(RunStatus.Completed, run.Status);
         Assert.Equal("kept+rest", run.GetOutput<string>());
         Assert.Equal(0, counter["rerun"]);
+    }
+
+    public sealed class OnSqlite : WorkerLifecycleTests
+    {
+        protected override TestStorage NewStorage() => new SqliteTestStorage();
+    }
+
+    public sealed class OnPostgreSql : WorkerLifecycleTests
+    {
+        protected override TestStorage NewStorage() => new PostgresTestStorage();
     }
 }

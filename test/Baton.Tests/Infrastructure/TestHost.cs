@@ -5,56 +5,73 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace Baton.Tests.Infrastructure;
 
-/// <summary>A real generic host running Baton on a real SQLite file in a temp directory.</summary>
+/// <summary>A real generic host running Baton on a real storage (a SQLite file or a PostgreSQL schema).</summary>
 public sealed class TestHost : IAsyncDisposable
 {
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 
     private readonly IHost _host;
-    private readonly TempDirectory? _ownedDirectory;
+    private readonly bool _ownsStorage;
     private bool _stopped;
 
-    private TestHost(IHost host, TempDirectory? ownedDirectory, string databasePath)
+    private TestHost(IHost host, TestStorage storage, bool ownsStorage)
     {
         _host = host;
-        _ownedDirectory = ownedDirectory;
-        DatabasePath = databasePath;
+        Storage = storage;
+        _ownsStorage = ownsStorage;
     }
 
     public IBatonClient Client => _host.Services.GetRequiredService<IBatonClient>();
 
     public IServiceProvider Services => _host.Services;
 
-    public string DatabasePath { get; }
+    /// <summary>The storage the host runs on, readable with SQL.</summary>
+    public TestStorage Storage { get; }
 
-    /// <summary>Builds and starts a host. Pass <paramref name="databasePath"/> to share a file between hosts (restarts).</summary>
+    /// <summary>
+    /// Builds and starts a host. Pass a <paramref name="storage"/> to share it between hosts (restarts, several nodes);
+    /// the caller then disposes it. Without one the host gets a SQLite file of its own.
+    /// </summary>
     public static async Task<TestHost> StartAsync(
         Action<BatonBuilder> configure,
-        string? databasePath = null,
+        TestStorage? storage = null,
         TimeProvider? time = null,
         Action<BatonOptions>? options = null,
-        Action<IServiceCollection>? services = null)
+        Action<IServiceCollection>? services = null,
+        bool ownsStorage = false)
     {
-        var host = Build(configure, databasePath, time, options, services, out var owned, out var path);
-        await host.StartAsync().WaitAsync(Timeout);
-        return new TestHost(host, owned, path);
+        var owned = storage is null || ownsStorage;
+        storage ??= new SqliteTestStorage();
+        var host = Build(configure, storage, time, options, services);
+        try
+        {
+            await host.StartAsync().WaitAsync(Timeout);
+        }
+        catch
+        {
+            host.Dispose();
+            if (owned)
+            {
+                storage.Dispose();
+            }
+
+            throw;
+        }
+
+        return new TestHost(host, storage, owned);
     }
 
     /// <summary>Builds a host without starting it, for tests of start-up validation.</summary>
     public static IHost Build(
         Action<BatonBuilder> configure,
-        string? databasePath,
-        TimeProvider? time,
-        Action<BatonOptions>? options,
-        Action<IServiceCollection>? services,
-        out TempDirectory? owned,
-        out string path)
+        TestStorage storage,
+        TimeProvider? time = null,
+        Action<BatonOptions>? options = null,
+        Action<IServiceCollection>? services = null)
     {
-        owned = databasePath is null ? new TempDirectory() : null;
-        path = databasePath ?? owned!.File("baton.db");
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
         {
-            ContentRootPath = Path.GetDirectoryName(path),
+            ContentRootPath = Path.GetTempPath(),
             EnvironmentName = "Testing",
         });
         builder.Logging.ClearProviders();
@@ -65,10 +82,9 @@ public sealed class TestHost : IAsyncDisposable
         }
 
         services?.Invoke(builder.Services);
-        var dbPath = path;
         builder.Services.AddBaton(b =>
         {
-            b.UseSqlite(dbPath);
+            storage.Configure(b);
             b.Configure(o =>
             {
                 o.PollInterval = TimeSpan.FromMilliseconds(200);
@@ -94,7 +110,10 @@ public sealed class TestHost : IAsyncDisposable
     {
         await StopAsync();
         _host.Dispose();
-        _ownedDirectory?.Dispose();
+        if (_ownsStorage)
+        {
+            Storage.Dispose();
+        }
     }
 
     /// <summary>

@@ -8,8 +8,7 @@ public sealed class SqliteStorageTests : StorageContractTests, IDisposable
 {
     private readonly TempDirectory _directory = new();
 
-    protected override Task<IBatonStorage> CreateStorageAsync(TimeProvider time) =>
-        Task.FromResult<IBatonStorage>(new SqliteStorage(_directory.File("baton.db"), new SqliteOptions(), time));
+    protected override TestStorage NewStorage() => new SqliteTestStorage();
 
     public void Dispose() => _directory.Dispose();
 
@@ -36,12 +35,12 @@ public sealed class SqliteStorageTests : StorageContractTests, IDisposable
         await Storage.Runs.CreateAsync([new NewRun("kept", "f", "[]", Start, Start, null)], default);
         await Storage.DisposeAsync();
 
-        await using var reopened = new SqliteStorage(_directory.File("baton.db"), new SqliteOptions(), Time);
+        await using var reopened = Database.Create(Time);
         await reopened.InitializeAsync(default);
 
         Assert.NotNull(await reopened.Runs.GetAsync("kept", default));
-        Assert.Equal(1, Db.Scalar(_directory.File("baton.db"), "PRAGMA user_version"));
-        Storage = await CreateStorageAsync(Time);
+        Assert.Equal(1, Database.Scalar("PRAGMA user_version"));
+        Storage = Database.Create(Time);
     }
 
     [Theory]

@@ -1,11 +1,12 @@
 using Baton.Storage;
+using Baton.Tests.Infrastructure;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Baton.Tests.Storage;
 
 /// <summary>
-/// The contract every storage provider passes. A provider's test class derives from this and creates a fresh, empty
-/// storage on the given clock.
+/// The contract every storage provider passes. A provider's test class derives from this and supplies a fresh, empty
+/// database; the stores run on a fake clock.
 /// </summary>
 public abstract class StorageContractTests : IAsyncLifetime
 {
@@ -16,15 +17,22 @@ public abstract class StorageContractTests : IAsyncLifetime
 
     protected IBatonStorage Storage { get; set; } = null!;
 
-    protected abstract Task<IBatonStorage> CreateStorageAsync(TimeProvider time);
+    protected TestStorage Database { get; private set; } = null!;
+
+    protected abstract TestStorage NewStorage();
 
     public async Task InitializeAsync()
     {
-        Storage = await CreateStorageAsync(Time);
+        Database = NewStorage();
+        Storage = Database.Create(Time);
         await Storage.InitializeAsync(CancellationToken.None);
     }
 
-    public async Task DisposeAsync() => await Storage.DisposeAsync();
+    public async Task DisposeAsync()
+    {
+        await Storage.DisposeAsync();
+        Database.Dispose();
+    }
 
     private static EventRecord Event(string id, string name = "e") => new(id, name, """{"n":1}""", Start, Start);
 

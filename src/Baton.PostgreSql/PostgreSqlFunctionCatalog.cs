@@ -1,0 +1,80 @@
+using Baton.Storage;
+using static Baton.PostgreSql.PostgreSqlDatabase;
+
+namespace Baton.PostgreSql;
+
+internal sealed class PostgreSqlFunctionCatalog(PostgreSqlDatabase database) : IFunctionCatalog
+{
+    private string S => database.Schema;
+
+    public Task RegisterAsync(IReadOnlyList<FunctionRegistration> functions, CancellationToken cancellationToken) =>
+        database.Writer.WriteAsync(async w =>
+        {
+            foreach (var f in functions)
+            {
+                await using var upsert = w.Command($"""
+                        INSERT INTO {S}.functions (id, definition, hash, updated_at) VALUES (@id, @definition, @hash, @updated)
+                        ON CONFLICT (id) DO UPDATE SET definition = excluded.definition, hash = excluded.hash, updated_at = excluded.updated_at
+                        WHERE {S}.functions.hash <> excluded.hash;
+                        DELETE FROM {S}.function_triggers WHERE function_id = @id AND NOT (event_name = ANY(@triggers));
+                        INSERT INTO {S}.function_triggers (event_name, function_id) SELECT unnest(@triggers), @id ON CONFLICT DO NOTHING;
+                        """)
+                    .With("id", f.Id).With("definition", f.DefinitionJson).With("hash", f.Hash).With("updated", Ms(f.UpdatedAt))
+                    .With("triggers", f.Triggers.Distinct(StringComparer.Ordinal).ToArray());
+                await upsert.ExecuteNonQueryAsync().ConfigureAwait(false);
+            }
+
+            return true;
+        });
+
+    public async Task<IReadOnlyList<FunctionRegistration>> ListAsync(CancellationToken cancellationToken)
+    {
+        var (connection, command) = await database.ReadAsync($"""
+            SELECT f.id, f.definition, f.hash, f.updated_at,
+                   ARRAY(SELECT t.event_name FROM {S}.function_triggers t WHERE t.function_id = f.id ORDER BY t.event_name)
+            FROM {S}.functions f ORDER BY f.id;
+            """, cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        await using (command.ConfigureAwait(false))
+        {
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            var list = new List<FunctionRegistration>();
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                list.Add(new FunctionRegistration(reader.GetString(0), reader.GetFieldValue<string[]>(4), reader.GetString(1), reader.GetString(2), Time0(reader.GetInt64(3))));
+            }
+
+            return list;
+        }
+    }
+
+    public async Task<IReadOnlyList<TriggerMatch>> FindTriggeredAsync(IReadOnlyCollection<string> eventNames, CancellationToken cancellationToken)
+    {
+        var (connection, command) = await database.ReadAsync(
+            $"SELECT event_name, function_id FROM {S}.function_triggers WHERE event_name = ANY(@names) ORDER BY function_id;", cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        await using (command.ConfigureAwait(false))
+        {
+            command.With("names", eventNames.ToArray());
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            var matches = new List<TriggerMatch>();
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                matches.Add(new TriggerMatch(reader.GetString(0), reader.GetString(1)));
+            }
+
+            return matches;
+        }
+    }
+
+    public async Task<bool> ExistsAsync(string functionId, CancellationToken cancellationToken)
+    {
+        var (connection, command) = await database.ReadAsync($"SELECT EXISTS (SELECT 1 FROM {S}.functions WHERE id = @id);", cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        await using (command.ConfigureAwait(false))
+        {
+            command.With("id", functionId);
+            return (bool)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+        }
+    }
+}

@@ -1,0 +1,108 @@
+using Npgsql;
+
+namespace Baton.PostgreSql;
+
+/// <summary>
+/// Versioned migrations in <c>{schema}.schema_version</c>, applied in one transaction under an advisory lock, so
+/// several nodes starting at once migrate exactly once.
+/// </summary>
+internal static class PostgreSqlSchema
+{
+    // "{s}" is replaced by the validated schema name.
+    private static readonly string[] Migrations =
+    [
+        // 1: the initial schema. The queue is the hot table: one row per unfinished run; "available_at" is both the
+        // due time of a queued run and the lease expiry of a claimed one, so one index serves every claim. A low
+        // fillfactor leaves room for HOT updates of its many lease changes.
+        """
+        CREATE TABLE {s}.events (
+            id text PRIMARY KEY,
+            name text NOT NULL,
+            data text NOT NULL,
+            ts bigint NOT NULL,
+            received_at bigint NOT NULL);
+        CREATE INDEX events_name_received ON {s}.events (name, received_at);
+        CREATE TABLE {s}.runs (
+            id text PRIMARY KEY,
+            function_id text NOT NULL,
+            status int NOT NULL,
+            input text NOT NULL,
+            output text,
+            error text,
+            attempt int NOT NULL DEFAULT 0,
+            event_id text,
+            created_at bigint NOT NULL,
+            started_at bigint,
+            ended_at bigint);
+        CREATE INDEX runs_function_created ON {s}.runs (function_id, created_at);
+        CREATE INDEX runs_event ON {s}.runs (event_id) WHERE event_id IS NOT NULL;
+        CREATE TABLE {s}.queue (
+            run_id text PRIMARY KEY,
+            function_id text NOT NULL,
+            available_at bigint NOT NULL,
+            owner text,
+            token bigint NOT NULL DEFAULT 0) WITH (fillfactor = 70, autovacuum_vacuum_scale_factor = 0.01);
+        CREATE INDEX queue_available ON {s}.queue (available_at);
+        CREATE INDEX queue_owner ON {s}.queue (owner) WHERE owner IS NOT NULL;
+        CREATE TABLE {s}.steps (
+            seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            run_id text NOT NULL,
+            key text NOT NULL,
+            kind int NOT NULL,
+            status int NOT NULL,
+            output text,
+            error text,
+            attempts int NOT NULL,
+            started_at bigint NOT NULL,
+            ended_at bigint,
+            wake_at bigint,
+            UNIQUE (run_id, key));
+        CREATE TABLE {s}.functions (
+            id text PRIMARY KEY,
+            definition text NOT NULL,
+            hash text NOT NULL,
+            updated_at bigint NOT NULL);
+        CREATE TABLE {s}.function_triggers (
+            event_name text NOT NULL,
+            function_id text NOT NULL,
+            PRIMARY KEY (event_name, function_id));
+        """,
+    ];
+
+    public static int Version => Migrations.Length;
+
+    public static async Task MigrateAsync(NpgsqlDataSource dataSource, string schema, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+
+        // Serializes concurrent migrations of this schema across every node.
+        command.CommandText = "SELECT pg_advisory_xact_lock(hashtext('baton-migrate:' || @schema));";
+        command.Parameters.AddWithValue("schema", schema);
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        command.Parameters.Clear();
+
+        command.CommandText = $"""
+            CREATE SCHEMA IF NOT EXISTS {schema};
+            CREATE TABLE IF NOT EXISTS {schema}.schema_version (version int NOT NULL);
+            SELECT COALESCE(MAX(version), 0) FROM {schema}.schema_version;
+            """;
+        var current = Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
+        if (current > Migrations.Length)
+        {
+            throw new BatonException(
+                $"The schema '{schema}' is at version {current}, newer than this version of Baton knows ({Migrations.Length}). Upgrade Baton, or use another schema.");
+        }
+
+        for (var version = current; version < Migrations.Length; version++)
+        {
+            command.CommandText = Migrations[version].Replace("{s}", schema, StringComparison.Ordinal)
+                + $"\nDELETE FROM {schema}.schema_version; INSERT INTO {schema}.schema_version VALUES ({version + 1});";
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+}

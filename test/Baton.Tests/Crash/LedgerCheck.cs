@@ -1,0 +1,41 @@
+using Baton.Tests.Infrastructure;
+
+namespace Baton.Tests.Crash;
+
+/// <summary>
+/// Checks the ledger the step bodies wrote against the journal: every committed step result names the execution that
+/// produced it, and that execution must be the last one in the ledger for its step. An execution after it would be a
+/// committed step running again.
+/// </summary>
+public static class LedgerCheck
+{
+    /// <returns>How many step bodies ran more than once (allowed only before their commit).</returns>
+    public static int Verify(string ledger, TestStorage storage, int expectedCommittedSteps)
+    {
+        // Every worker process wrote its own file; a machine-wide monotonic timestamp orders them.
+        var executions = Lines(ledger)
+            .OrderBy(p => p.Timestamp)
+            .GroupBy(p => (p.RunId, p.Key))
+            .ToDictionary(g => g.Key, g => g.Select(p => p.Execution).ToList());
+
+        // Step outputs are JSON strings: the execution id in quotes.
+        var committed = storage.Rows("SELECT run_id, key, output FROM steps WHERE kind = 0 AND status = 0");
+        Assert.Equal(expectedCommittedSteps, committed.Count);
+        var reruns = 0;
+        foreach (var step in committed)
+        {
+            var ran = executions[(step[0], step[1])];
+            Assert.Equal(ran[^1], step[2].Trim('"'));
+            reruns += ran.Count - 1;
+        }
+
+        return reruns;
+    }
+
+    /// <summary>Every line of every process's ledger file.</summary>
+    public static List<(long Timestamp, string RunId, string Key, string Execution)> Lines(string ledger) =>
+        [.. Directory.GetFiles(Path.GetDirectoryName(ledger)!, Path.GetFileName(ledger) + ".*")
+            .SelectMany(File.ReadAllLines)
+            .Select(l => l.Split('\t'))
+            .Select(p => (long.Parse(p[0], System.Globalization.CultureInfo.InvariantCulture), p[1], p[2], p[3]))];
+}

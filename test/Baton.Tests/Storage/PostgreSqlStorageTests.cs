@@ -1,0 +1,159 @@
+using Baton.PostgreSql;
+using Baton.Storage;
+using Baton.Tests.Infrastructure;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+
+namespace Baton.Tests.Storage;
+
+public sealed class PostgreSqlStorageTests : StorageContractTests
+{
+    protected override TestStorage NewStorage() => new PostgresTestStorage();
+
+    private PostgresTestStorage Postgres => (PostgresTestStorage)Database;
+
+    [Fact]
+    public async Task ConcurrentCheckpoints_AreGroupCommittedIntoFewTransactions()
+    {
+        var runs = Enumerable.Range(0, 200).Select(i => new NewRun($"r{i}", "f", "[]", Start, Start, null)).ToList();
+        await Storage.Runs.CreateAsync(runs, default);
+        var leases = (await Storage.Queue.ClaimAsync("w", ["f"], 200, TimeSpan.FromMinutes(1), default)).Select(c => c.Lease).ToList();
+        var postgres = (PostgreSqlStorage)Storage;
+        var before = postgres.WriterCounters;
+
+        await Task.WhenAll(leases.Select(l => Storage.Queue.CheckpointAsync(l, new StepRecord("s", StepKind.Run, StepStatus.Completed, "1", null, 1, Start, Start, null), default)));
+
+        var after = postgres.WriterCounters;
+        Assert.Equal(200, after.Operations - before.Operations);
+        Assert.True(after.Commits - before.Commits < 200, $"200 concurrent checkpoints took {after.Commits - before.Commits} commits");
+        Assert.Equal(200, Database.Scalar("SELECT COUNT(*) FROM steps"));
+    }
+
+    [Fact]
+    public async Task Claim_FromSeveralNodesAtOnce_EachRunGoesToExactlyOneNode()
+    {
+        await Storage.Runs.CreateAsync([.. Enumerable.Range(0, 300).Select(i => new NewRun($"r{i:000}", "f", "[]", Start, Start, null))], default);
+        var nodes = Enumerable.Range(0, 4).Select(_ => Database.Create(Time)).ToList();
+        foreach (var node in nodes)
+        {
+            await node.InitializeAsync(default);
+        }
+
+        var claims = await Task.WhenAll(nodes.Select(async (node, i) =>
+        {
+            var mine = new List<string>();
+            while (true)
+            {
+                var batch = await node.Queue.ClaimAsync($"node-{i}", ["f"], 7, TimeSpan.FromMinutes(1), default);
+                if (batch.Count == 0)
+                {
+                    return mine;
+                }
+
+                mine.AddRange(batch.Select(c => c.Lease.RunId));
+            }
+        }));
+
+        foreach (var node in nodes)
+        {
+            await node.DisposeAsync();
+        }
+
+        var all = claims.SelectMany(c => c).ToList();
+        Assert.Equal(300, all.Count);
+        Assert.Equal(300, all.Distinct().Count());
+    }
+
+    [Fact]
+    public async Task Initialize_FromSeveralNodesAtOnce_MigratesOnce()
+    {
+        var fresh = new PostgresTestStorage(Postgres.Server);
+        try
+        {
+            var nodes = Enumerable.Range(0, 5).Select(_ => fresh.Create(Time)).ToList();
+            await Task.WhenAll(nodes.Select(n => n.InitializeAsync(default)));
+            foreach (var node in nodes)
+            {
+                await node.DisposeAsync();
+            }
+
+            Assert.Equal(1, fresh.Scalar("SELECT COUNT(*) FROM schema_version"));
+            Assert.Equal(1, fresh.Scalar("SELECT MAX(version) FROM schema_version"));
+        }
+        finally
+        {
+            fresh.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task SubscribeToWork_NotifiesOtherNodesWhenRunsAreCreated()
+    {
+        var notified = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var other = Database.Create(Time);
+        await other.InitializeAsync(default);
+        var calls = 0;
+        using var subscription = other.Queue.SubscribeToWork(() =>
+        {
+            // The first call comes when the listener connects; the second is the notification.
+            if (Interlocked.Increment(ref calls) >= 2)
+            {
+                notified.TrySetResult();
+            }
+        });
+        await TestHost.EventuallyAsync(() => Task.FromResult(Volatile.Read(ref calls) >= 1), "the listener is connected");
+
+        await Storage.Runs.CreateAsync([new NewRun("r", "f", "[]", Start, Start, null)], default);
+
+        await notified.Task.WaitAsync(TestHost.Timeout);
+    }
+
+    [Fact]
+    public async Task Initialize_UnreachableServer_SaysWhichServerCannotBeReached()
+    {
+        await using var storage = new PostgreSqlStorage(NpgsqlDataSource.Create("Host=127.0.0.1;Port=1;Username=x;Timeout=3"), true, new PostgreSqlOptions(), Time, NullLoggerFactory.Instance);
+
+        var error = await Assert.ThrowsAsync<BatonException>(() => storage.InitializeAsync(default));
+
+        Assert.Contains("Cannot reach PostgreSQL at 127.0.0.1:1", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Initialize_WrongCredentials_SaysTheCredentialsWereRefused()
+    {
+        var server = new NpgsqlConnectionStringBuilder(Postgres.Server.ConnectionString);
+        await using (var admin = NpgsqlDataSource.Create(Postgres.Server.ConnectionString))
+        {
+            await using var create = admin.CreateCommand("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'baton_pw') THEN CREATE ROLE baton_pw LOGIN PASSWORD 'right'; END IF; END $$;");
+            await create.ExecuteNonQueryAsync();
+        }
+
+        var wrong = new NpgsqlConnectionStringBuilder(Postgres.Server.ConnectionString) { Username = "no_such_user_" + Guid.NewGuid().ToString("N")[..6], Password = "wrong" };
+        await using var storage = new PostgreSqlStorage(NpgsqlDataSource.Create(wrong.ConnectionString), true, new PostgreSqlOptions { Schema = Postgres.Schema }, Time, NullLoggerFactory.Instance);
+
+        var error = await Assert.ThrowsAsync<BatonException>(() => storage.InitializeAsync(default));
+
+        // A trust-auth test server accepts any password, but not a role that does not exist (28000).
+        Assert.Contains($"refused the credentials of user '{wrong.Username}'", error.Message, StringComparison.Ordinal);
+        Assert.Contains(server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Initialize_MissingPermissions_SaysWhichPermissionIsMissing()
+    {
+        var role = "baton_ro_" + Guid.NewGuid().ToString("N")[..8];
+        await using (var admin = NpgsqlDataSource.Create(Postgres.Server.ConnectionString))
+        {
+            await using var create = admin.CreateCommand($"CREATE ROLE {role} LOGIN; REVOKE CREATE ON DATABASE postgres FROM PUBLIC; REVOKE CREATE ON SCHEMA public FROM PUBLIC;");
+            await create.ExecuteNonQueryAsync();
+        }
+
+        var limited = new NpgsqlConnectionStringBuilder(Postgres.Server.ConnectionString) { Username = role };
+        await using var storage = new PostgreSqlStorage(NpgsqlDataSource.Create(limited.ConnectionString), true, new PostgreSqlOptions { Schema = Postgres.Schema }, Time, NullLoggerFactory.Instance);
+
+        var error = await Assert.ThrowsAsync<BatonException>(() => storage.InitializeAsync(default));
+
+        Assert.Contains($"user '{role}' lacks a permission", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Grant it CREATE", error.Message, StringComparison.Ordinal);
+    }
+}
