@@ -16,6 +16,18 @@ if ! command -v dotnet >/dev/null 2>&1; then
   exit 1
 fi
 
+# The PostgreSQL tests start throwaway servers of their own with initdb/pg_ctl (as the postgres user when run as
+# root), unless BATON_TEST_POSTGRES names an existing server. Make sure the server binaries are there.
+if [ -z "${BATON_TEST_POSTGRES:-}" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  echo "== Installing the PostgreSQL server (for the tests' throwaway servers)"
+  if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
+fi
+if [ -z "${BATON_TEST_POSTGRES:-}" ] && [ "$(id -u)" -eq 0 ] && ! id postgres >/dev/null 2>&1; then
+  useradd --system --home /var/lib/postgresql --shell /bin/bash postgres
+fi
+
 echo "== Building ($configuration)"
 dotnet build Baton.slnx -c "$configuration" -nologo -clp:NoSummary -warnaserror
 

@@ -24,8 +24,10 @@ else
         sp.GetRequiredService<IHttpClientFactory>().CreateClient(nameof(AnthropicLlmClient)), apiKey, model));
 }
 
-// Baton runs in this process, on baton.db in the content root: no server, no Docker.
-builder.Services.AddBaton(baton => baton
+// Baton runs in this process, on baton.db in the content root: no server, no Docker. With BATON_POSTGRES set to a
+// connection string it runs on PostgreSQL instead, so several copies of this app share one database and the work.
+var postgres = builder.Configuration["BATON_POSTGRES"];
+builder.Services.AddBaton(baton => (string.IsNullOrWhiteSpace(postgres) ? baton : baton.UsePostgreSql(postgres))
     .AddFunction<AnalyzeDocument>(AnalyzeDocument.Id, f =>
     {
         f.TriggerOn("doc/uploaded");
@@ -68,7 +70,7 @@ app.Lifetime.ApplicationStarted.Register(() =>
     Console.WriteLine($$"""
 
         Baton document analysis is running at {{address}}, analyzing with {{llm}}.
-        State: {{Path.Combine(app.Environment.ContentRootPath, "baton.db")}} (Baton) and documents.db (this app).
+        State: {{(string.IsNullOrWhiteSpace(postgres) ? Path.Combine(app.Environment.ContentRootPath, "baton.db") : "PostgreSQL (BATON_POSTGRES)")}} (Baton) and documents.db (this app).
 
         Analyze a document:
           curl -s -X POST {{address}}/documents -H 'Content-Type: application/json' -d '{"fileUrl": "{{address}}/samples/contract.txt"}'

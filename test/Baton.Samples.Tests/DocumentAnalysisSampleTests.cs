@@ -76,6 +76,44 @@ public sealed class DocumentAnalysisSampleTests : IDisposable
         Assert.Equal(24, Scalar("SELECT COUNT(*) FROM steps WHERE status = 0 AND key IN ('extract-text', 'claude-analysis', 'save-result')"));
     }
 
+    [Fact]
+    public async Task Sample_TwoCopiesOnPostgreSql_ShareOneDatabaseAndTheWork()
+    {
+        var server = await Baton.Tests.Infrastructure.PostgresServer.SharedAsync();
+        var database = "sample_" + Guid.NewGuid().ToString("N")[..12];
+        await using (var admin = Npgsql.NpgsqlDataSource.Create(server.ConnectionString))
+        await using (var create = admin.CreateCommand($"CREATE DATABASE {database}"))
+        {
+            await create.ExecuteNonQueryAsync();
+        }
+
+        var postgres = new Npgsql.NpgsqlConnectionStringBuilder(server.ConnectionString) { Database = database }.ConnectionString;
+        var (first, firstUrl) = await StartSampleAsync(postgres: postgres, contentRoot: Directory.CreateDirectory(Path.Combine(_contentRoot, "a")).FullName);
+        var (second, secondUrl) = await StartSampleAsync(postgres: postgres, contentRoot: Directory.CreateDirectory(Path.Combine(_contentRoot, "b")).FullName);
+        using (first)
+        using (second)
+        {
+            var docIds = new List<string>();
+            for (var i = 0; i < 10; i++)
+            {
+                var accepted = await _http.PostAsJsonAsync($"{firstUrl}/documents", new { fileUrl = $"{firstUrl}/samples/contract.txt" });
+                docIds.Add((await accepted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("docId").GetString()!);
+            }
+
+            // Whichever copy ran a document's steps, both copies report it done.
+            foreach (var docId in docIds)
+            {
+                await WaitForStatusAsync(secondUrl, docId, "done");
+                await WaitForStatusAsync(firstUrl, docId, "done");
+            }
+
+            first.Kill();
+            second.Kill();
+        }
+
+        Assert.False(File.Exists(Path.Combine(_contentRoot, "a", "baton.db")), "Baton used PostgreSQL, not a SQLite file");
+    }
+
     public void Dispose()
     {
         _http.Dispose();
@@ -114,7 +152,7 @@ public sealed class DocumentAnalysisSampleTests : IDisposable
         }
     }
 
-    private async Task<(Process Process, string BaseUrl)> StartSampleAsync(int? samePort = null)
+    private async Task<(Process Process, string BaseUrl)> StartSampleAsync(int? samePort = null, string? postgres = null, string? contentRoot = null)
     {
         var port = samePort ?? FreePort();
         var baseUrl = $"http://127.0.0.1:{port}";
@@ -122,12 +160,17 @@ public sealed class DocumentAnalysisSampleTests : IDisposable
         var repository = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "../../../../.."));
         var dll = Path.Combine(repository, "samples", "DocumentAnalysis", "bin", configuration, "net10.0", "DocumentAnalysis.dll");
         var info = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true };
-        foreach (var arg in new[] { dll, "--urls", baseUrl, "--contentRoot", _contentRoot })
+        foreach (var arg in new[] { dll, "--urls", baseUrl, "--contentRoot", contentRoot ?? _contentRoot })
         {
             info.ArgumentList.Add(arg);
         }
 
         info.Environment.Remove("ANTHROPIC_API_KEY");
+        if (postgres is not null)
+        {
+            info.Environment["BATON_POSTGRES"] = postgres;
+        }
+
         var process = Process.Start(info)!;
         var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         process.OutputDataReceived += (_, e) =>

@@ -46,7 +46,7 @@ public abstract class RetryTests : EngineTests
         }, async ctx => await ctx.Step.Run("call", () => counter.Hit("call") < 3 ? throw new TimeoutException("slow") : "done")), time: time);
 
         var runId = Assert.Single((await host.Client.SendAsync(new BatonEvent("go"))).RunIds);
-        await TestHost.EventuallyAsync(async () => (await host.Client.GetRunAsync(runId))!.Steps is [{ Status: StepStatus.Retrying }], "the first attempt failed");
+        await TestHost.EventuallyAsync(async () => (await host.Client.GetRunAsync(runId)) is { Status: RunStatus.Queued, Steps: [{ Status: StepStatus.Retrying }] }, "the first attempt failed and the run waits");
         var afterFirst = (await host.Client.GetRunAsync(runId))!;
         Assert.Equal(Start + TimeSpan.FromMinutes(1), afterFirst.Steps[0].WakeAt);
         Assert.Equal(RunStatus.Queued, afterFirst.Status);

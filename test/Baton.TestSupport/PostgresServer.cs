@@ -34,6 +34,7 @@ public sealed class PostgresServer : IAsyncDisposable
     public static async Task<PostgresServer> StartThrowawayAsync()
     {
         var binaries = FindBinaries();
+        RemoveStale();
         var directory = Path.Combine(Path.GetTempPath(), "baton-pg-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(directory);
         var port = FreePort();
@@ -106,6 +107,26 @@ public sealed class PostgresServer : IAsyncDisposable
         }
 
         return RunAsync(Path.Combine(_binaries!, "pg_ctl"), args, asPostgres: true);
+    }
+
+    /// <summary>Removes the directories of earlier throwaway servers that are no longer running.</summary>
+    private static void RemoveStale()
+    {
+        foreach (var directory in Directory.GetDirectories(Path.GetTempPath(), "baton-pg-*"))
+        {
+            if (!File.Exists(Path.Combine(directory, "data", "postmaster.pid"))
+                && Directory.GetLastWriteTimeUtc(directory) < DateTime.UtcNow.AddMinutes(-10))
+            {
+                try
+                {
+                    Directory.Delete(directory, recursive: true);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    // Another test process may be creating it right now.
+                }
+            }
+        }
     }
 
     private static string FindBinaries()
