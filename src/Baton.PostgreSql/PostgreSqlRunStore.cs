@@ -43,6 +43,21 @@ internal sealed class PostgreSqlRunStore(PostgreSqlDatabase database) : IRunStor
         }
     }
 
+    public Task<int> PurgeAsync(DateTimeOffset cutoff, int batchSize, CancellationToken cancellationToken) =>
+        database.Writer.WriteAsync(async w =>
+        {
+            var s = database.Schema;
+            await using var command = w.Command($"""
+                    WITH old AS (SELECT id FROM {s}.runs WHERE ended_at < @cutoff LIMIT @n),
+                    steps AS (DELETE FROM {s}.steps WHERE run_id IN (SELECT id FROM old)),
+                    runs AS (DELETE FROM {s}.runs WHERE id IN (SELECT id FROM old) RETURNING 1),
+                    events AS (DELETE FROM {s}.events WHERE id IN (SELECT id FROM {s}.events WHERE received_at < @cutoff LIMIT @n) RETURNING 1)
+                    SELECT (SELECT COUNT(*) FROM runs) + (SELECT COUNT(*) FROM events);
+                    """)
+                .With("cutoff", Ms(cutoff)).With("n", batchSize);
+            return Convert.ToInt32(await command.ExecuteScalarAsync().ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
+        });
+
     public async Task<IReadOnlyList<StepRecord>> GetStepsAsync(string runId, CancellationToken cancellationToken)
     {
         var (connection, command) = await database.ReadAsync($"""

@@ -67,6 +67,12 @@ internal static class PostgreSqlSchema
             function_id text NOT NULL,
             PRIMARY KEY (event_name, function_id));
         """,
+
+        // 2: indexes for the history retention purge.
+        """
+        CREATE INDEX runs_ended ON {s}.runs (ended_at) WHERE ended_at IS NOT NULL;
+        CREATE INDEX events_received ON {s}.events (received_at);
+        """,
     ];
 
     public static int Version => Migrations.Length;

@@ -41,6 +41,26 @@ internal sealed class SqliteRunStore(SqliteDatabase database) : IRunStore
             : null);
     }
 
+    public Task<int> PurgeAsync(DateTimeOffset cutoff, int batchSize, CancellationToken cancellationToken) =>
+        database.Writer.WriteAsync(w =>
+        {
+            var ids = new List<string>();
+            using (var reader = w.Command("SELECT id FROM runs WHERE ended_at < @cutoff LIMIT @n;").With("@cutoff", Ms(cutoff)).With("@n", batchSize).ExecuteReader())
+            {
+                while (reader.Read())
+                {
+                    ids.Add(reader.GetString(0));
+                }
+            }
+
+            var json = System.Text.Json.JsonSerializer.Serialize(ids);
+            w.Command("DELETE FROM steps WHERE run_id IN (SELECT value FROM json_each(@ids));").With("@ids", json).ExecuteNonQuery();
+            var runs = w.Command("DELETE FROM runs WHERE id IN (SELECT value FROM json_each(@ids));").With("@ids", json).ExecuteNonQuery();
+            var events = w.Command("DELETE FROM events WHERE id IN (SELECT id FROM events WHERE received_at < @cutoff LIMIT @n);")
+                .With("@cutoff", Ms(cutoff)).With("@n", batchSize).ExecuteNonQuery();
+            return runs + events;
+        });
+
     public Task<IReadOnlyList<StepRecord>> GetStepsAsync(string runId, CancellationToken cancellationToken)
     {
         using var connection = database.OpenRead();

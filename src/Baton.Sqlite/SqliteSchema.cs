@@ -62,6 +62,12 @@ internal static class SqliteSchema
             function_id TEXT NOT NULL,
             PRIMARY KEY (event_name, function_id)) WITHOUT ROWID;
         """,
+
+        // 2: indexes for the history retention purge.
+        """
+        CREATE INDEX runs_ended ON runs(ended_at) WHERE ended_at IS NOT NULL;
+        CREATE INDEX events_received ON events(received_at);
+        """,
     ];
 
     public static int Version => Migrations.Length;

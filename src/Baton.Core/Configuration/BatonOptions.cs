@@ -38,6 +38,12 @@ public sealed class BatonOptions
     /// <summary>The largest serialized event or trigger payload accepted, in bytes. Default: 1 MiB.</summary>
     public int MaxEventBytes { get; set; } = 1024 * 1024;
 
+    /// <summary>
+    /// How long ended runs (with their steps) and received events are kept; older ones are deleted by the workers. Event
+    /// ids are deduplicated within this window. Null keeps everything. Default: 7 days.
+    /// </summary>
+    public TimeSpan? HistoryRetention { get; set; } = TimeSpan.FromDays(7);
+
     /// <summary>Whether this node executes runs. Set false for a node that only sends events and reads runs. Default: true.</summary>
     public bool RunWorker { get; set; } = true;
 
@@ -82,6 +88,11 @@ public sealed class BatonOptions
         if (ShutdownTimeout < TimeSpan.Zero)
         {
             yield return $"ShutdownTimeout is {ShutdownTimeout}; it must not be negative";
+        }
+
+        if (HistoryRetention is { } retention && retention < TimeSpan.FromMinutes(1))
+        {
+            yield return $"HistoryRetention is {retention}; keep history for at least a minute, or set null to keep it forever";
         }
 
         if (MaxEventBytes < 1024)

@@ -19,6 +19,7 @@ internal sealed partial class BatonWorker(BatonEngine engine, IHostApplicationLi
     private readonly CancellationTokenSource _heartbeatStopping = new();
     private Task _claimLoop = Task.CompletedTask;
     private Task _heartbeatLoop = Task.CompletedTask;
+    private Task _retentionLoop = Task.CompletedTask;
 
     private BatonOptions Options => engine.Options;
 
@@ -40,6 +41,11 @@ internal sealed partial class BatonWorker(BatonEngine engine, IHostApplicationLi
         _workSubscription = engine.Storage.Queue.SubscribeToWork(engine.WorkAvailable.Set);
         _claimLoop = Task.Run(() => ClaimLoopAsync(_stopping.Token), CancellationToken.None);
         _heartbeatLoop = Task.Run(() => HeartbeatLoopAsync(_stopping.Token), CancellationToken.None);
+        if (Options.HistoryRetention is { } retention)
+        {
+            _retentionLoop = Task.Run(() => RetentionLoopAsync(retention, _stopping.Token), CancellationToken.None);
+        }
+
         LogWorkerStarted(Logger, engine.NodeId, Options.MaxConcurrentRuns);
     }
 
@@ -54,6 +60,7 @@ internal sealed partial class BatonWorker(BatonEngine engine, IHostApplicationLi
         await _onStopping.DisposeAsync().ConfigureAwait(false);
         _workSubscription?.Dispose();
         await _claimLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await _retentionLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
 
         var running = _running.Values.ToList();
         var all = Task.WhenAll(running.Select(r => r.Task));
@@ -216,6 +223,59 @@ internal sealed partial class BatonWorker(BatonEngine engine, IHostApplicationLi
         started.SetResult(entry);
     }
 
+    /// <summary>
+    /// Deletes history older than <see cref="BatonOptions.HistoryRetention"/> in small batches, so the purge never holds
+    /// the writer for long. Every worker node does it; concurrent purges only delete the same rows once.
+    /// </summary>
+    private async Task RetentionLoopAsync(TimeSpan retention, CancellationToken stopping)
+    {
+        const int BatchSize = 500;
+        var every = TimeSpan.FromTicks(Math.Clamp(retention.Ticks / 24, TimeSpan.FromMinutes(1).Ticks, TimeSpan.FromHours(1).Ticks));
+        using var timer = new PeriodicTimer(every, engine.Time);
+        do
+        {
+            if (stopping.IsCancellationRequested)
+            {
+                return;
+            }
+
+            try
+            {
+                var cutoff = engine.Time.GetUtcNow() - retention;
+                var total = 0;
+                int deleted;
+                do
+                {
+                    deleted = await engine.Storage.Runs.PurgeAsync(cutoff, BatchSize, stopping).ConfigureAwait(false);
+                    total += deleted;
+                }
+                while (deleted > 0 && !stopping.IsCancellationRequested);
+
+                if (total > 0)
+                {
+                    LogPurged(Logger, total, cutoff);
+                }
+            }
+            catch (Exception ex) when (!stopping.IsCancellationRequested)
+            {
+                LogPurgeFailed(Logger, ex);
+            }
+        }
+        while (await NextTickAsync(timer, stopping).ConfigureAwait(false));
+    }
+
+    private static async Task<bool> NextTickAsync(PeriodicTimer timer, CancellationToken stopping)
+    {
+        try
+        {
+            return await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
     private async Task HeartbeatLoopAsync(CancellationToken stopping)
     {
         using var timer = new PeriodicTimer(Options.HeartbeatInterval, engine.Time);
@@ -279,6 +339,12 @@ internal sealed partial class BatonWorker(BatonEngine engine, IHostApplicationLi
 
     [LoggerMessage(EventId = 15, Level = LogLevel.Information, Message = "Freed {Count} runs leased by {Owner}, an earlier process on this machine that is gone")]
     private static partial void LogRecovered(ILogger logger, int count, string owner);
+
+    [LoggerMessage(EventId = 16, Level = LogLevel.Information, Message = "Deleted {Count} runs and events that ended or arrived before {Cutoff:O}")]
+    private static partial void LogPurged(ILogger logger, int count, DateTimeOffset cutoff);
+
+    [LoggerMessage(EventId = 17, Level = LogLevel.Warning, Message = "Deleting old history failed; trying again later")]
+    private static partial void LogPurgeFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(EventId = 14, Level = LogLevel.Warning, Message = "Shutdown timeout reached with {Count} runs still executing; cancelling their steps")]
     private static partial void LogShutdownTimeout(ILogger logger, int count);

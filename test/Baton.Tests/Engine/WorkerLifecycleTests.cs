@@ -147,6 +147,28 @@ public abstract class WorkerLifecycleTests : EngineTests
         Assert.Equal(0, counter["rerun"]);
     }
 
+    [Fact]
+    public async Task HistoryRetention_EndedRunsAreDeletedAfterTheWindowAndRunningOnesKept()
+    {
+        var time = new FakeTimeProvider(Start);
+        await using var host = await StartAsync(
+            b => b
+                .AddFunction<object>("quick", null, async ctx => await ctx.Step.Run("s", () => 1))
+                .AddFunction<object>("long", null, async ctx => await ctx.Step.Sleep("nap", TimeSpan.FromDays(30))),
+            time: time,
+            options: o => o.HistoryRetention = TimeSpan.FromHours(1));
+
+        var quick = await host.Client.TriggerAsync("quick");
+        Assert.Equal(RunStatus.Completed, (await host.WaitAsync(quick)).Status);
+        var sleeping = await host.Client.TriggerAsync("long");
+        await TestHost.EventuallyAsync(async () => await host.StatusAsync(sleeping) == RunStatus.Waiting, "the long run sleeps");
+
+        await TestHost.AdvanceUntilAsync(time, TimeSpan.FromHours(2), async () => await host.Client.GetRunAsync(quick) is null);
+
+        Assert.Equal(RunStatus.Waiting, await host.StatusAsync(sleeping));
+        Assert.Equal(0, host.Storage.Scalar($"SELECT COUNT(*) FROM steps WHERE run_id = '{quick}'"));
+    }
+
     public sealed class OnSqlite : WorkerLifecycleTests
     {
         protected override TestStorage NewStorage() => new SqliteTestStorage();

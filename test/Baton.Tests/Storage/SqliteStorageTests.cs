@@ -39,7 +39,7 @@ public sealed class SqliteStorageTests : StorageContractTests, IDisposable
         await reopened.InitializeAsync(default);
 
         Assert.NotNull(await reopened.Runs.GetAsync("kept", default));
-        Assert.Equal(1, Database.Scalar("PRAGMA user_version"));
+        Assert.Equal(SqliteSchema.Version, Database.Scalar("PRAGMA user_version"));
         Storage = Database.Create(Time);
     }
 

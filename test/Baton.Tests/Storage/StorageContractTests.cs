@@ -34,7 +34,7 @@ public abstract class StorageContractTests : IAsyncLifetime
         Database.Dispose();
     }
 
-    private static EventRecord Event(string id, string name = "e") => new(id, name, """{"n":1}""", Start, Start);
+    private EventRecord Event(string id, string name = "e") => new(id, name, """{"n":1}""", Start, Time.GetUtcNow());
 
     private NewRun Run(string id, string function = "f", DateTimeOffset? available = null, string? eventId = null) =>
         new(id, function, $$"""[{"id":"{{eventId ?? id}}","name":"e","data":{},"ts":0}]""", Time.GetUtcNow(), available ?? Time.GetUtcNow(), eventId);
@@ -202,6 +202,27 @@ public abstract class StorageContractTests : IAsyncLifetime
         await Assert.ThrowsAsync<LeaseLostException>(() => bad);
         Assert.Single(await Storage.Runs.GetStepsAsync(leases[1].RunId, default));
         Assert.Empty(await Storage.Runs.GetStepsAsync(leases[0].RunId, default));
+    }
+
+    [Fact]
+    public async Task Purge_DeletesEndedRunsWithStepsAndOldEvents_KeepsUnfinishedRuns()
+    {
+        await Storage.Events.AppendAsync([new EventAppend(Event("old-event"), [Run("ended", eventId: "old-event"), Run("unfinished")])], default);
+        var leases = (await Storage.Queue.ClaimAsync("w", ["f"], 2, Lease, default)).ToDictionary(c => c.Lease.RunId, c => c.Lease);
+        await Storage.Queue.CheckpointAsync(leases["ended"], Step("s"), default);
+        await Storage.Queue.CompleteAsync(leases["ended"], new RunCompletion(RunStatus.Completed, "1", null, Start, []), default);
+
+        Time.Advance(TimeSpan.FromDays(10));
+        await Storage.Events.AppendAsync([new EventAppend(Event("new-event"), [])], default);
+        var deleted = await Storage.Runs.PurgeAsync(Time.GetUtcNow() - TimeSpan.FromDays(7), 100, default);
+
+        Assert.Equal(2, deleted);
+        Assert.Null(await Storage.Runs.GetAsync("ended", default));
+        Assert.Empty(await Storage.Runs.GetStepsAsync("ended", default));
+        Assert.Null(await Storage.Events.GetAsync("old-event", default));
+        Assert.NotNull(await Storage.Events.GetAsync("new-event", default));
+        Assert.NotNull(await Storage.Runs.GetAsync("unfinished", default));
+        Assert.Equal(0, await Storage.Runs.PurgeAsync(Time.GetUtcNow() - TimeSpan.FromDays(7), 100, default));
     }
 
     [Fact]
