@@ -13,7 +13,10 @@ namespace Baton.Engine;
 /// </summary>
 internal sealed partial class BatonEngine
 {
+    // Functions registered on other nodes start receiving lifecycle events within this long of their registration.
+    private static readonly TimeSpan LifecycleRoutesMaxAge = TimeSpan.FromSeconds(2);
     private readonly Lazy<Task> _started;
+    private volatile LifecycleRoutes? _lifecycleRoutes;
     private readonly Lazy<FunctionRegistry> _registry;
 
     public BatonEngine(
@@ -140,18 +143,45 @@ internal sealed partial class BatonEngine
         var names = status == RunStatus.Failed
             ? new[] { LifecycleEvents.FunctionFailed, LifecycleEvents.FunctionFinished }
             : [LifecycleEvents.FunctionFinished];
-        return WithTriggeredRunsAsync([.. names.Select(name => new EventRecord($"{runId}:{name}", name, data, now, now))], now, CancellationToken.None);
+        return WithTriggeredRunsAsync([.. names.Select(name => new EventRecord($"{runId}:{name}", name, data, now, now))], now, CancellationToken.None, lifecycle: true);
+    }
+
+    /// <summary>
+    /// Which registered functions trigger on lifecycle events, read at most every <see cref="LifecycleRoutesMaxAge"/>:
+    /// every run's end emits one, and most have no subscriber, so the catalog is not read for each.
+    /// </summary>
+    private async Task<ILookup<string, string>> LifecycleRoutesAsync(CancellationToken cancellationToken)
+    {
+        var now = Time.GetUtcNow();
+        if (_lifecycleRoutes is { } cached && now - cached.ReadAt < LifecycleRoutesMaxAge)
+        {
+            return cached.Routes;
+        }
+
+        var matches = await Storage.Functions.FindTriggeredAsync([LifecycleEvents.FunctionFinished, LifecycleEvents.FunctionFailed], cancellationToken).ConfigureAwait(false);
+        var routes = matches.ToLookup(m => m.EventName, m => m.FunctionId, StringComparer.Ordinal);
+        _lifecycleRoutes = new LifecycleRoutes(now, routes);
+        return routes;
     }
 
     /// <summary>
     /// Pairs each event with the runs it starts: one per function registered (by any node) with a matching trigger whose
     /// condition accepts the event.
     /// </summary>
-    private async Task<IReadOnlyList<EventAppend>> WithTriggeredRunsAsync(IReadOnlyList<EventRecord> records, DateTimeOffset now, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<EventAppend>> WithTriggeredRunsAsync(IReadOnlyList<EventRecord> records, DateTimeOffset now, CancellationToken cancellationToken, bool lifecycle = false)
     {
-        var names = records.Select(r => r.Name).Distinct(StringComparer.Ordinal).ToList();
-        var matches = await Storage.Functions.FindTriggeredAsync(names, cancellationToken).ConfigureAwait(false);
-        var byName = matches.ToLookup(m => m.EventName, m => m.FunctionId, StringComparer.Ordinal);
+        ILookup<string, string> byName;
+        if (lifecycle)
+        {
+            byName = await LifecycleRoutesAsync(cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            var names = records.Select(r => r.Name).Distinct(StringComparer.Ordinal).ToList();
+            var matches = await Storage.Functions.FindTriggeredAsync(names, cancellationToken).ConfigureAwait(false);
+            byName = matches.ToLookup(m => m.EventName, m => m.FunctionId, StringComparer.Ordinal);
+        }
+
         return [.. records.Select(record =>
         {
             var functions = byName[record.Name].Union(Registry.Triggered(record.Name)).ToList();

@@ -51,8 +51,13 @@ internal sealed partial class RunExecution
     {
         try
         {
-            var steps = await _engine.Storage.Runs.GetStepsAsync(RunId, CancellationToken.None).ConfigureAwait(false);
-            _journal = steps.ToDictionary(s => s.Key, StringComparer.Ordinal);
+            // A run's first claim (token 1) finds no journal: nothing has executed yet, so there is nothing to read.
+            if (Lease.Token > 1)
+            {
+                var steps = await _engine.Storage.Runs.GetStepsAsync(RunId, CancellationToken.None).ConfigureAwait(false);
+                _journal = steps.ToDictionary(s => s.Key, StringComparer.Ordinal);
+            }
+
             _unvisited = _journal.Count;
             _input = EventJson.ReadFirst(_claim.InputJson);
             _scope = _engine.Services.CreateAsyncScope();

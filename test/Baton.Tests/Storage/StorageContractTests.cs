@@ -66,6 +66,9 @@ public abstract class StorageContractTests : IAsyncLifetime
         Assert.Equal(2, claimed.Count);
         Assert.Equal(["a", "b", "c"], claimed.Concat(rest).Select(c => c.Lease.RunId).Order());
         Assert.All(claimed, c => Assert.Equal("w1", c.Lease.Owner));
+
+        // A run's first claim has token 1: the engine relies on it to skip reading an empty journal.
+        Assert.All(claimed, c => Assert.Equal(1, c.Lease.Token));
         Assert.Equal(RunStatus.Running, (await Storage.Runs.GetAsync("a", default))!.Status);
         // The next time anything becomes claimable: here the claimed runs' lease expiry, before the delayed run.
         Assert.Equal(Start + Lease, await Storage.Queue.NextDueAsync(default));
