@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs Baton's whole test suite on a fresh Debian machine with the .NET SDK: builds everything and runs every test
+# Runs Baton's whole test suite (warnings are errors through Directory.Build.props) on a fresh Debian machine with the .NET SDK: builds everything and runs every test
 # project, installing or starting whatever the tests need first. Prints a closing line "N passed, N failed, N skipped"
 # and exits non-zero if anything failed.
 set -euo pipefail
@@ -29,7 +29,7 @@ if [ -z "${BATON_TEST_POSTGRES:-}" ] && [ "$(id -u)" -eq 0 ] && ! id postgres >/
 fi
 
 echo "== Building ($configuration)"
-dotnet build Baton.slnx -c "$configuration" -nologo -clp:NoSummary -warnaserror
+dotnet build Baton.slnx -c "$configuration" -nologo -clp:NoSummary
 
 echo "== Testing"
 set +e

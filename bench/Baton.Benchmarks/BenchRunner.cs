@@ -1,0 +1,165 @@
+using Baton.Benchmarks.Peers;
+using Baton.Benchmarks.Scenarios;
+
+namespace Baton.Benchmarks;
+
+/// <summary>Runs each scenario's repetitions for every system and storage, shows progress, and adds the ratios.</summary>
+public sealed class BenchRunner(BenchSettings settings, BenchEnvironment environment, IHangfirePeer hangfire, IReadOnlyCollection<string>? only)
+{
+    private readonly List<Measurement> _results = [];
+    private readonly BatonScenarios _baton = new(environment);
+    private readonly RawStorage _raw = new(environment);
+
+    public async Task<IReadOnlyList<Measurement>> RunAllAsync()
+    {
+        var storages = new[] { BenchStorage.Sqlite, BenchStorage.PostgreSql };
+        var peers = new[] { PeerStorage.InMemory, PeerStorage.Sqlite, PeerStorage.PostgreSql };
+
+        if (Selected("storage-limit"))
+        {
+            foreach (var storage in storages)
+            {
+                await MeasureAsync("storage-limit, 1 row/tx", "raw", storage.ToString(), "rows/s", () => _raw.RowsPerSecondAsync(storage, 1, settings.RawDuration));
+                await MeasureAsync("storage-limit, 100 rows/tx", "raw", storage.ToString(), "rows/s", () => _raw.RowsPerSecondAsync(storage, 100, settings.RawDuration));
+            }
+        }
+
+        if (Selected("throughput"))
+        {
+            foreach (var storage in storages)
+            {
+                await MeasureAsync("throughput, 1 step", "Baton", storage.ToString(), "runs/s", () => _baton.ThroughputAsync(storage, settings.BatonRuns, 1));
+                var three = await MeasureAsync("throughput, 3 steps", "Baton", storage.ToString(), "runs/s", () => _baton.ThroughputAsync(storage, settings.BatonRuns, 3));
+                Add(new Measurement("checkpoint writes", "Baton", storage.ToString(), three.Value * 3, "writes/s", three.Min * 3, three.Max * 3));
+            }
+
+            foreach (var peer in peers)
+            {
+                var jobs = peer == PeerStorage.InMemory ? settings.HangfireInMemoryJobs : settings.HangfireDurableJobs;
+                var chains = peer == PeerStorage.InMemory ? settings.HangfireInMemoryChains : settings.HangfireDurableChains;
+                await MeasureAsync("throughput, 1 step", "Hangfire", peer.ToString(), "jobs/s", () => hangfire.FireAndForgetAsync(peer, jobs, CancellationToken.None));
+                await MeasureAsync("throughput, 3 steps", "Hangfire", peer.ToString(), "chains/s", () => hangfire.ChainsAsync(peer, chains, CancellationToken.None));
+            }
+        }
+
+        if (Selected("latency"))
+        {
+            foreach (var storage in storages)
+            {
+                await MeasurePercentilesAsync("latency, in-process", "Baton", storage.ToString(), () => _baton.LatencyAsync(storage, settings.LatencySamples));
+                await MeasurePercentilesAsync("latency, across processes", "Baton", storage.ToString(), () => _baton.CrossProcessLatencyAsync(storage, settings.LatencySamples));
+            }
+
+            foreach (var peer in peers)
+            {
+                await MeasurePercentilesAsync("latency, in-process", "Hangfire", peer.ToString(), () => hangfire.LatencyAsync(peer, settings.LatencySamples, CancellationToken.None));
+            }
+        }
+
+        if (Selected("step-overhead"))
+        {
+            foreach (var storage in storages)
+            {
+                await MeasurePercentilesAsync("step overhead", "Baton", storage.ToString(), () => _baton.StepOverheadAsync(storage, settings.OverheadRuns), [50, 95]);
+            }
+        }
+
+        if (Selected("scale"))
+        {
+            foreach (var storage in storages)
+            {
+                var memory = new List<double>();
+                var lateness = new List<double>();
+                for (var rep = 1; rep <= Math.Min(settings.Repetitions, 1); rep++)
+                {
+                    Progress($"scale, {settings.SleepingRuns} sleeping runs", "Baton", storage.ToString(), rep, 1);
+                    var (added, late) = await _baton.SleepingRunsAsync(storage, settings.SleepingRuns, settings.SleepFor);
+                    memory.Add(added);
+                    lateness.Add(late);
+                }
+
+                Add(Summarize($"scale, {settings.SleepingRuns} sleeping runs: memory added", "Baton", storage.ToString(), "MB", memory));
+                Add(Summarize($"scale, {settings.SleepingRuns} sleeping runs: latest wake after due", "Baton", storage.ToString(), "s", lateness));
+            }
+        }
+
+        AddRatios();
+        return _results;
+    }
+
+    private bool Selected(string scenario) => only is null || only.Any(o => scenario.StartsWith(o, StringComparison.OrdinalIgnoreCase));
+
+    private async Task<Measurement> MeasureAsync(string scenario, string system, string storage, string unit, Func<Task<double>> measure)
+    {
+        var values = new List<double>();
+        for (var rep = 1; rep <= settings.Repetitions; rep++)
+        {
+            Progress(scenario, system, storage, rep, settings.Repetitions);
+            values.Add(await measure());
+        }
+
+        var measurement = Summarize(scenario, system, storage, unit, values);
+        Add(measurement);
+        return measurement;
+    }
+
+    private async Task MeasurePercentilesAsync(string scenario, string system, string storage, Func<Task<LatencySamples>> measure, double[]? percentiles = null)
+    {
+        percentiles ??= [50, 95, 99];
+        var byPercentile = percentiles.ToDictionary(p => p, _ => new List<double>());
+        for (var rep = 1; rep <= settings.Repetitions; rep++)
+        {
+            Progress(scenario, system, storage, rep, settings.Repetitions);
+            var samples = await measure();
+            foreach (var p in percentiles)
+            {
+                byPercentile[p].Add(samples.Percentile(p));
+            }
+        }
+
+        foreach (var (p, values) in byPercentile)
+        {
+            Add(Summarize($"{scenario} p{p}", system, storage, "ms", values));
+        }
+    }
+
+    private void AddRatios()
+    {
+        double Value(string scenario, string system, string storage) =>
+            _results.FirstOrDefault(m => m.Scenario == scenario && m.System == system && m.Storage == storage)?.Value ?? double.NaN;
+
+        void Ratio(string name, double numerator, double denominator) =>
+            Add(new Measurement(name, "ratio", "", numerator / denominator, "x", double.NaN, double.NaN));
+
+        foreach (var scenario in new[] { "throughput, 1 step", "throughput, 3 steps" })
+        {
+            Ratio($"{scenario}: Baton SQLite / Hangfire SQLite (target 50x for 3 steps)", Value(scenario, "Baton", "Sqlite"), Value(scenario, "Hangfire", "Sqlite"));
+            Ratio($"{scenario}: Baton SQLite / Hangfire InMemory (target 1x for 3 steps)", Value(scenario, "Baton", "Sqlite"), Value(scenario, "Hangfire", "InMemory"));
+            Ratio($"{scenario}: Baton PostgreSQL / Hangfire PostgreSQL (target 50x for 3 steps)", Value(scenario, "Baton", "PostgreSql"), Value(scenario, "Hangfire", "PostgreSql"));
+        }
+
+        foreach (var storage in new[] { "Sqlite", "PostgreSql" })
+        {
+            var writes = Value("checkpoint writes", "Baton", storage);
+            Ratio($"group commit, {storage}: Baton checkpoint writes / raw batched rows (target 0.5x)", writes, Value("storage-limit, 100 rows/tx", "raw", storage));
+            Ratio($"group commit, {storage}: Baton checkpoint writes / raw 1 row per tx", writes, Value("storage-limit, 1 row/tx", "raw", storage));
+        }
+    }
+
+    private static Measurement Summarize(string scenario, string system, string storage, string unit, List<double> values)
+    {
+        var sorted = values.Where(v => !double.IsNaN(v)).Order().ToList();
+        return sorted.Count == 0
+            ? new Measurement(scenario, system, storage, double.NaN, unit, double.NaN, double.NaN)
+            : new Measurement(scenario, system, storage, sorted[sorted.Count / 2], unit, sorted[0], sorted[^1]);
+    }
+
+    private void Add(Measurement measurement)
+    {
+        _results.Add(measurement);
+        Console.Error.WriteLine($"    = {measurement.Value:0.###} {measurement.Unit} (min {measurement.Min:0.###}, max {measurement.Max:0.###})");
+    }
+
+    private static void Progress(string scenario, string system, string storage, int rep, int reps) =>
+        Console.Error.WriteLine($"[{DateTime.Now:HH:mm:ss}] {scenario} | {system} on {storage} | repetition {rep}/{reps}");
+}

@@ -1,0 +1,64 @@
+// Baton's benchmark: every scenario for Baton and its peers (Hangfire, the raw storage) in one run, on this machine,
+// with the same durability on both sides. Prints figures and ratios; writes bench/results/latest.json and latest.md.
+//
+//   dotnet run -c Release --project bench/Baton.Benchmarks [-- --quick] [--reps N] [--only name,name] [--output DIR]
+using Baton.Benchmarks;
+using Baton.Benchmarks.Peers;
+using Baton.Benchmarks.Scenarios;
+using Baton.Tests.Infrastructure;
+
+if (args.Length > 0 && args[0] == "--sender")
+{
+    await SenderProcess.RunAsync(args);
+    return 0;
+}
+
+var quick = args.Contains("--quick");
+var repetitions = Option("--reps") is { } reps ? int.Parse(reps, System.Globalization.CultureInfo.InvariantCulture) : 3;
+var only = Option("--only")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+var output = Option("--output") ?? Path.Combine(RepositoryRoot(), "bench", "results");
+var settings = quick ? BenchSettings.Smoke() : BenchSettings.Full(repetitions);
+
+var work = Directory.CreateTempSubdirectory("baton-bench-").FullName;
+Console.Error.WriteLine($"Starting a throwaway PostgreSQL server (synchronous_commit=on, fsync=on); scratch in {work}");
+await using var postgres = Environment.GetEnvironmentVariable("BATON_BENCH_POSTGRES") is { Length: > 0 } external
+    ? null
+    : await PostgresServer.StartThrowawayAsync();
+var connection = Environment.GetEnvironmentVariable("BATON_BENCH_POSTGRES") is { Length: > 0 } given ? given : postgres!.ConnectionString;
+var environment = new BenchEnvironment(work, connection);
+var runner = new BenchRunner(settings, environment, new HangfirePeer(work, connection), only);
+var results = await runner.RunAllAsync();
+
+Console.WriteLine();
+Console.WriteLine(Report.Table(results));
+await Report.WriteAsync(output, results, settings);
+Console.WriteLine($"Results written to {Path.Combine(output, "latest.json")} and latest.md");
+try
+{
+    Directory.Delete(work, recursive: true);
+}
+catch (IOException)
+{
+    // Scratch files of a process still closing; the OS cleans temp.
+}
+
+return 0;
+
+string? Option(string name)
+{
+    var index = Array.IndexOf(args, name);
+    return index >= 0 && index + 1 < args.Length ? args[index + 1] : null;
+}
+
+static string RepositoryRoot()
+{
+    for (var directory = new DirectoryInfo(Directory.GetCurrentDirectory()); directory is not null; directory = directory.Parent)
+    {
+        if (File.Exists(Path.Combine(directory.FullName, "Baton.slnx")))
+        {
+            return directory.FullName;
+        }
+    }
+
+    return Directory.GetCurrentDirectory();
+}

@@ -1,0 +1,182 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Text.Json;
+using Baton.Benchmarks.Peers;
+
+namespace Baton.Benchmarks.Scenarios;
+
+/// <summary>Baton's side of every scenario.</summary>
+public sealed class BatonScenarios(BenchEnvironment environment)
+{
+    /// <summary>
+    /// N runs of a function of <paramref name="steps"/> no-op <c>Step.Run</c>s, from event to completion. As for
+    /// Hangfire, the work is created before the worker starts; the clock runs from worker start to the last run's end.
+    /// </summary>
+    public async Task<double> ThroughputAsync(BenchStorage storage, int runs, int steps)
+    {
+        var database = BenchEnvironment.NewName("tp");
+        void Functions(BatonBuilder b) => b.AddFunction<JsonElement>("noop", f => f.TriggerOn("bench/go"), async ctx =>
+        {
+            for (var i = 0; i < steps; i++)
+            {
+                var n = i;
+                await ctx.Step.Run("step", () => n);
+            }
+        });
+
+        await using (var sender = await BatonNode.StartAsync(environment, storage, database, Functions, runWorker: false))
+        {
+            foreach (var chunk in Enumerable.Range(0, runs).Chunk(1000))
+            {
+                await sender.Client.SendAsync(chunk.Select(i => new BatonEvent("bench/go", new { i })));
+            }
+        }
+
+        var clock = Stopwatch.StartNew();
+        await using var worker = await BatonNode.StartAsync(environment, storage, database, Functions);
+        await DatabaseProbe.WaitUntilDoneAsync(environment, storage, database, TimeSpan.FromSeconds(Math.Max(60, runs / 20)));
+        return runs / clock.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>Event sent → first step body starts, on an idle worker in this process.</summary>
+    public async Task<LatencySamples> LatencyAsync(BenchStorage storage, int samples)
+    {
+        var database = BenchEnvironment.NewName("lat");
+        var started = new ConcurrentDictionary<int, TaskCompletionSource<long>>();
+        await using var node = await BatonNode.StartAsync(environment, storage, database, b => b.AddFunction<JsonElement>("first-step", f => f.TriggerOn("bench/ping"), async ctx =>
+            await ctx.Step.Run("first", () =>
+            {
+                var now = Stopwatch.GetTimestamp();
+                started.GetOrAdd(ctx.Event.Data.GetProperty("n").GetInt32(), _ => new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult(now);
+                return now;
+            })));
+
+        var latencies = new List<double>();
+        for (var n = -3; n < samples; n++)
+        {
+            var waiter = started.GetOrAdd(n, _ => new(TaskCreationOptions.RunContinuationsAsynchronously));
+            var sent = Stopwatch.GetTimestamp();
+            await node.Client.SendAsync(new BatonEvent("bench/ping", new { n }));
+            var at = await waiter.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            if (n >= 0)
+            {
+                // The first three are warm-up.
+                latencies.Add(Stopwatch.GetElapsedTime(sent, at).TotalMilliseconds);
+            }
+
+            await Task.Delay(Random.Shared.Next(10, 30));
+        }
+
+        return new LatencySamples(latencies);
+    }
+
+    /// <summary>
+    /// Event sent from another process → first step body starts here. Both sides read the machine-wide monotonic clock
+    /// (<see cref="Stopwatch.GetTimestamp"/>), so the sender's timestamp travels in the event.
+    /// </summary>
+    public async Task<LatencySamples> CrossProcessLatencyAsync(BenchStorage storage, int samples)
+    {
+        var database = BenchEnvironment.NewName("xlat");
+        var started = new ConcurrentDictionary<int, TaskCompletionSource<double>>();
+        await using var node = await BatonNode.StartAsync(environment, storage, database, b => b.AddFunction<JsonElement>("first-step", f => f.TriggerOn("bench/ping"), async ctx =>
+            await ctx.Step.Run("first", () =>
+            {
+                var elapsed = Stopwatch.GetElapsedTime(ctx.Event.Data.GetProperty("ts").GetInt64()).TotalMilliseconds;
+                started.GetOrAdd(ctx.Event.Data.GetProperty("n").GetInt32(), _ => new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult(elapsed);
+                return elapsed;
+            })));
+
+        using var sender = SenderProcess.Start(storage, environment, database);
+        var latencies = new List<double>();
+        for (var n = -3; n < samples; n++)
+        {
+            var waiter = started.GetOrAdd(n, _ => new(TaskCreationOptions.RunContinuationsAsynchronously));
+            await sender.SendAsync(n);
+            var latency = await waiter.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            if (n >= 0)
+            {
+                latencies.Add(latency);
+            }
+
+            await Task.Delay(Random.Shared.Next(10, 30));
+        }
+
+        return new LatencySamples(latencies);
+    }
+
+    /// <summary>Added time per durable <c>Step.Run</c>: gaps between consecutive no-op step bodies of runs of 100 steps.</summary>
+    public async Task<LatencySamples> StepOverheadAsync(BenchStorage storage, int runs)
+    {
+        var database = BenchEnvironment.NewName("ovh");
+        var gaps = new ConcurrentBag<double>();
+        var done = new ConcurrentDictionary<string, TaskCompletionSource>();
+        await using var node = await BatonNode.StartAsync(environment, storage, database, b => b.AddFunction<JsonElement>("hundred", null, async ctx =>
+        {
+            long previous = 0;
+            for (var i = 0; i < 100; i++)
+            {
+                var now = await ctx.Step.Run("step", Stopwatch.GetTimestamp);
+                if (previous != 0 && !ctx.IsReplaying)
+                {
+                    gaps.Add(Stopwatch.GetElapsedTime(previous, now).TotalMilliseconds);
+                }
+
+                previous = now;
+            }
+        }));
+
+        for (var r = 0; r < runs; r++)
+        {
+            var runId = await node.Client.TriggerAsync("hundred");
+            await node.Client.WaitForRunAsync(runId, TimeSpan.FromSeconds(60));
+        }
+
+        return new LatencySamples([.. gaps]);
+    }
+
+    /// <summary>
+    /// N runs sleeping at once until the same moment: process memory added while they sleep, and how late the last one
+    /// woke. Returns (MB added, seconds of lateness at the 100th percentile).
+    /// </summary>
+    public async Task<(double AddedMegabytes, double MaxLatenessSeconds)> SleepingRunsAsync(BenchStorage storage, int runs, TimeSpan sleepFor)
+    {
+        var database = BenchEnvironment.NewName("sleep");
+        var lateness = new ConcurrentBag<double>();
+        var wakeAt = DateTimeOffset.UtcNow + sleepFor;
+        await using var node = await BatonNode.StartAsync(environment, storage, database, b => b.AddFunction<JsonElement>("sleeper", f => f.TriggerOn("bench/sleep"), async ctx =>
+        {
+            var due = DateTimeOffset.FromUnixTimeMilliseconds(ctx.Event.Data.GetProperty("wakeAt").GetInt64());
+            await ctx.Step.SleepUntil("nap", due);
+            await ctx.Step.Run("woke", () =>
+            {
+                lateness.Add((DateTimeOffset.UtcNow - due).TotalSeconds);
+                return 0;
+            });
+        }));
+
+        var before = MemoryMegabytes();
+        foreach (var chunk in Enumerable.Range(0, runs).Chunk(1000))
+        {
+            await node.Client.SendAsync(chunk.Select(i => new BatonEvent("bench/sleep", new { i, wakeAt = wakeAt.ToUnixTimeMilliseconds() })));
+        }
+
+        // All asleep: every run has suspended (none is claimable before the wake time).
+        var sleeping = MemoryMegabytes();
+        while (DateTimeOffset.UtcNow < wakeAt - TimeSpan.FromSeconds(1))
+        {
+            sleeping = Math.Max(sleeping, MemoryMegabytes());
+            await Task.Delay(250);
+        }
+
+        await DatabaseProbe.WaitUntilDoneAsync(environment, storage, database, TimeSpan.FromMinutes(5));
+        return (sleeping - before, lateness.IsEmpty ? double.NaN : lateness.Max());
+    }
+
+    private static double MemoryMegabytes()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        return GC.GetTotalMemory(forceFullCollection: true) / 1024.0 / 1024.0;
+    }
+}

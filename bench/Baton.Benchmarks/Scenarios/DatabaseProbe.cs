@@ -1,0 +1,40 @@
+using Microsoft.Data.Sqlite;
+using Npgsql;
+
+namespace Baton.Benchmarks.Scenarios;
+
+/// <summary>Reads Baton's tables directly, to tell when a benchmark's runs have all ended.</summary>
+public static class DatabaseProbe
+{
+    public static async Task<long> UnfinishedRunsAsync(BenchEnvironment environment, BenchStorage storage, string database)
+    {
+        if (storage == BenchStorage.Sqlite)
+        {
+            await using var connection = new SqliteConnection($"Data Source={Path.Combine(environment.WorkDirectory, database + ".db")};Mode=ReadOnly");
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = "SELECT COUNT(*) FROM queue";
+            return (long)(await command.ExecuteScalarAsync())!;
+        }
+
+        await using var pg = new NpgsqlConnection(environment.PostgresConnectionString);
+        await pg.OpenAsync();
+        await using var count = new NpgsqlCommand($"SELECT COUNT(*) FROM {database}.queue", pg);
+        return (long)(await count.ExecuteScalarAsync())!;
+    }
+
+    /// <summary>Polls until no run of the database is unfinished.</summary>
+    public static async Task WaitUntilDoneAsync(BenchEnvironment environment, BenchStorage storage, string database, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (await UnfinishedRunsAsync(environment, storage, database) > 0)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"Runs in {database} did not finish within {timeout}.");
+            }
+
+            await Task.Delay(5);
+        }
+    }
+}
