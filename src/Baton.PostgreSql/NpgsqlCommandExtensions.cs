@@ -1,9 +1,8 @@
-using Baton.Storage;
 using Npgsql;
 
 namespace Baton.PostgreSql;
 
-/// <summary>Compact parameter binding.</summary>
+/// <summary>Compact parameter binding for reads.</summary>
 internal static class NpgsqlCommandExtensions
 {
     /// <summary>Adds a parameter typed by <typeparamref name="T"/>, so that a null still has a type for PostgreSQL.</summary>
@@ -12,7 +11,4 @@ internal static class NpgsqlCommandExtensions
         command.Parameters.Add(new NpgsqlParameter<T>(name, value));
         return command;
     }
-
-    public static NpgsqlCommand WithLease(this NpgsqlCommand command, RunLease lease) =>
-        command.With("run", lease.RunId).With("owner", lease.Owner).With("token", lease.Token);
 }

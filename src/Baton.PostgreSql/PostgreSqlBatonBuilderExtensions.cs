@@ -20,12 +20,24 @@ public static class PostgreSqlBatonBuilderExtensions
         var options = Validate(configure, connectionString);
         return builder.UseStorage(sp =>
         {
-            var dataSource = new NpgsqlDataSourceBuilder(connectionString).Build();
+            // Baton's statements are few and repeated for ever: prepared once per connection, they skip parsing and
+            // planning on every write (unless the connection string sets its own Max Auto Prepare).
+            var settings = new NpgsqlConnectionStringBuilder(connectionString);
+            if (settings.MaxAutoPrepare == 0)
+            {
+                settings.MaxAutoPrepare = 64;
+                settings.AutoPrepareMinUsages = 2;
+            }
+
+            var dataSource = new NpgsqlDataSourceBuilder(settings.ConnectionString).Build();
             return new PostgreSqlStorage(dataSource, ownsDataSource: true, options, sp.GetService<TimeProvider>() ?? TimeProvider.System, LoggerFactory(sp));
         });
     }
 
-    /// <summary>Stores Baton's state in PostgreSQL through a data source the app owns (and disposes).</summary>
+    /// <summary>
+    /// Stores Baton's state in PostgreSQL through a data source the app owns (and disposes). Give it
+    /// <c>Max Auto Prepare</c> (for example 64) in its connection string for Baton's writes to run prepared.
+    /// </summary>
     public static BatonBuilder UsePostgreSql(this BatonBuilder builder, NpgsqlDataSource dataSource, Action<PostgreSqlOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);

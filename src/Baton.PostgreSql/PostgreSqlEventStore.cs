@@ -6,7 +6,10 @@ namespace Baton.PostgreSql;
 internal sealed class PostgreSqlEventStore(PostgreSqlDatabase database) : IEventStore
 {
     public async Task<IReadOnlyList<bool>> AppendAsync(IReadOnlyList<EventAppend> events, CancellationToken cancellationToken) =>
-        await database.Writer.WriteAsync(w => PostgreSqlWrites.AppendEventsAsync(w, database.Schema, events)).ConfigureAwait(false);
+        await database.Writer.WriteAsync(
+            PostgreSqlWrites.AppendEvents(database.Schema, events),
+            result => PostgreSqlWrites.Accepted(events, result),
+            notifiesWork: events.Any(e => e.Runs.Count > 0)).ConfigureAwait(false);
 
     public async Task<EventRecord?> GetAsync(string id, CancellationToken cancellationToken)
     {

@@ -8,24 +8,20 @@ internal sealed class PostgreSqlFunctionCatalog(PostgreSqlDatabase database) : I
     private string S => database.Schema;
 
     public Task RegisterAsync(IReadOnlyList<FunctionRegistration> functions, CancellationToken cancellationToken) =>
-        database.Writer.WriteAsync(async w =>
-        {
-            foreach (var f in functions)
+        database.Writer.WriteAsync(
+            [.. functions.SelectMany(f => new[]
             {
-                await using var upsert = w.Command($"""
+                new PgCommand($"""
                         INSERT INTO {S}.functions (id, definition, hash, updated_at) VALUES (@id, @definition, @hash, @updated)
                         ON CONFLICT (id) DO UPDATE SET definition = excluded.definition, hash = excluded.hash, updated_at = excluded.updated_at
-                        WHERE {S}.functions.hash <> excluded.hash;
-                        DELETE FROM {S}.function_triggers WHERE function_id = @id AND NOT (event_name = ANY(@triggers));
-                        INSERT INTO {S}.function_triggers (event_name, function_id) SELECT unnest(@triggers), @id ON CONFLICT DO NOTHING;
-                        """)
-                    .With("id", f.Id).With("definition", f.DefinitionJson).With("hash", f.Hash).With("updated", Ms(f.UpdatedAt))
-                    .With("triggers", f.Triggers.Distinct(StringComparer.Ordinal).ToArray());
-                await upsert.ExecuteNonQueryAsync().ConfigureAwait(false);
-            }
-
-            return true;
-        });
+                        WHERE {S}.functions.hash <> excluded.hash
+                        """).With("id", f.Id).With("definition", f.DefinitionJson).With("hash", f.Hash).With("updated", Ms(f.UpdatedAt)),
+                new PgCommand($"DELETE FROM {S}.function_triggers WHERE function_id = @id AND NOT (event_name = ANY(@triggers))")
+                    .With("id", f.Id).With("triggers", f.Triggers.Distinct(StringComparer.Ordinal).ToArray()),
+                new PgCommand($"INSERT INTO {S}.function_triggers (event_name, function_id) SELECT unnest(@triggers), @id ON CONFLICT DO NOTHING")
+                    .With("id", f.Id).With("triggers", f.Triggers.Distinct(StringComparer.Ordinal).ToArray()),
+            })],
+            _ => true);
 
     public async Task<IReadOnlyList<FunctionRegistration>> ListAsync(CancellationToken cancellationToken)
     {

@@ -6,15 +6,9 @@ namespace Baton.PostgreSql;
 internal sealed class PostgreSqlRunStore(PostgreSqlDatabase database) : IRunStore
 {
     public Task CreateAsync(IReadOnlyList<NewRun> runs, CancellationToken cancellationToken) =>
-        database.Writer.WriteAsync(async w =>
-        {
-            if (runs.Count > 0)
-            {
-                await PostgreSqlWrites.InsertRunsAsync(w, database.Schema, runs).ConfigureAwait(false);
-            }
-
-            return true;
-        });
+        runs.Count == 0
+            ? Task.CompletedTask
+            : database.Writer.WriteAsync(PostgreSqlWrites.InsertRuns(database.Schema, runs), _ => true, notifiesWork: true);
 
     public async Task<RunRecord?> GetAsync(string runId, CancellationToken cancellationToken)
     {
@@ -43,20 +37,20 @@ internal sealed class PostgreSqlRunStore(PostgreSqlDatabase database) : IRunStor
         }
     }
 
-    public Task<int> PurgeAsync(DateTimeOffset cutoff, int batchSize, CancellationToken cancellationToken) =>
-        database.Writer.WriteAsync(async w =>
-        {
-            var s = database.Schema;
-            await using var command = w.Command($"""
+    public Task<int> PurgeAsync(DateTimeOffset cutoff, int batchSize, CancellationToken cancellationToken)
+    {
+        var s = database.Schema;
+        return database.Writer.WriteAsync(
+            new PgCommand($"""
                     WITH old AS (SELECT id FROM {s}.runs WHERE ended_at < @cutoff LIMIT @n),
                     steps AS (DELETE FROM {s}.steps WHERE run_id IN (SELECT id FROM old)),
                     runs AS (DELETE FROM {s}.runs WHERE id IN (SELECT id FROM old) RETURNING 1),
                     events AS (DELETE FROM {s}.events WHERE id IN (SELECT id FROM {s}.events WHERE received_at < @cutoff LIMIT @n) RETURNING 1)
                     SELECT (SELECT COUNT(*) FROM runs) + (SELECT COUNT(*) FROM events);
-                    """)
-                .With("cutoff", Ms(cutoff)).With("n", batchSize);
-            return Convert.ToInt32(await command.ExecuteScalarAsync().ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
-        });
+                    """, returnsRows: true)
+                .With("cutoff", Ms(cutoff)).With("n", batchSize),
+            result => Convert.ToInt32(result.Rows[0][0], System.Globalization.CultureInfo.InvariantCulture));
+    }
 
     public async Task<IReadOnlyList<StepRecord>> GetStepsAsync(string runId, CancellationToken cancellationToken)
     {

@@ -5,11 +5,17 @@ using Npgsql;
 namespace Baton.PostgreSql;
 
 /// <summary>
-/// The group-commit writer of a node: every write is queued here; the loop runs all that are waiting (up to
-/// <see cref="PostgreSqlOptions.MaxBatchSize"/>) in one transaction, commits once, and only then completes the callers'
-/// tasks, so an awaited write is durable and many runs share one WAL flush. A transaction that made work available
-/// sends one <c>NOTIFY</c> at commit, however many runs it made available.
+/// The group-commit writer of a node. Every write is a few statements plus a function that interprets their results.
+/// The loop takes all writes that are waiting (up to <see cref="PostgreSqlOptions.MaxBatchSize"/>), sends all their
+/// statements as <b>one batch in one transaction</b> (one round trip, one commit, one WAL flush), and only then
+/// completes the callers' tasks: an awaited write is durable. A transaction that made work claimable sends one
+/// <c>NOTIFY</c> at commit, however many runs it made available.
 /// </summary>
+/// <remarks>
+/// Writes fenced by a lease are single statements conditioned on the lease, so a lost lease writes nothing and leaves
+/// the transaction intact; the interpreter then reports <see cref="LeaseLostException"/> to that caller alone. A
+/// statement that makes PostgreSQL abort the transaction fails its own write; the rest of the batch is sent again.
+/// </remarks>
 internal sealed class PostgreSqlWriter : IAsyncDisposable
 {
     private readonly Channel<WriteOperation> _queue = Channel.CreateUnbounded<WriteOperation>(new UnboundedChannelOptions { SingleReader = true });
@@ -18,8 +24,6 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
     private readonly int _maxBatch;
     private readonly Task _loop;
     private NpgsqlConnection? _connection;
-    private NpgsqlTransaction? _transaction;
-    private bool _notify;
     private long _commits;
     private long _operations;
 
@@ -33,9 +37,13 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
 
     public (long Commits, long Operations) Counters => (Interlocked.Read(ref _commits), Interlocked.Read(ref _operations));
 
-    public Task<T> WriteAsync<T>(Func<PostgreSqlWriter, Task<T>> work)
+    /// <summary>Queues a write: its statements, and how to turn their results into the caller's answer.</summary>
+    /// <param name="commands">The statements, run in order in the batch's transaction.</param>
+    /// <param name="interpret">Turns the statements' results into the result; may throw <see cref="LeaseLostException"/>.</param>
+    /// <param name="notifiesWork">Whether the write makes runs claimable now (one NOTIFY per transaction).</param>
+    public Task<T> WriteAsync<T>(IReadOnlyList<PgCommand> commands, Func<IReadOnlyList<PgResult>, T> interpret, bool notifiesWork = false)
     {
-        var operation = new WriteOperation<T>(work);
+        var operation = new WriteOperation<T>(commands, interpret, notifiesWork);
         if (!_queue.Writer.TryWrite(operation))
         {
             throw new ObjectDisposedException(nameof(PostgreSqlWriter), "Baton's PostgreSQL storage has been disposed.");
@@ -44,11 +52,8 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
         return operation.Task;
     }
 
-    /// <summary>A command on the writer's connection, inside the batch's transaction.</summary>
-    public NpgsqlCommand Command(string sql) => new(sql, _connection, _transaction);
-
-    /// <summary>Asks for one <c>NOTIFY</c> when this batch commits: it made runs claimable now.</summary>
-    public void NotifyWork() => _notify = true;
+    public Task<T> WriteAsync<T>(PgCommand command, Func<PgResult, T> interpret, bool notifiesWork = false) =>
+        WriteAsync([command], results => interpret(results[0]), notifiesWork);
 
     public async ValueTask DisposeAsync()
     {
@@ -74,112 +79,130 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
 
             try
             {
-                await WriteBatchAsync(batch).ConfigureAwait(false);
+                while (batch.Count > 0 && await TryWriteAsync(batch).ConfigureAwait(false) is var culprit and >= 0)
+                {
+                    // One write made PostgreSQL abort the transaction: it fails alone; the others are sent again.
+                    batch.RemoveAt(culprit);
+                }
             }
             catch (Exception ex)
             {
                 // Never let the loop die: a dead writer would leave every later write waiting forever.
-                foreach (var operation in batch)
-                {
-                    operation.Fail(ex);
-                }
-            }
-        }
-    }
-
-    private async Task WriteBatchAsync(List<WriteOperation> batch)
-    {
-        while (batch.Count > 0)
-        {
-            var culprit = await TryWriteAsync(batch).ConfigureAwait(false);
-            if (culprit < 0)
-            {
-                return;
-            }
-
-            // One operation made PostgreSQL abort the transaction: it fails alone; the others are written again.
-            batch.RemoveAt(culprit);
-        }
-    }
-
-    /// <summary>Writes the batch in one transaction. Returns -1 when done, or the index of an operation that broke it.</summary>
-    private async Task<int> TryWriteAsync(List<WriteOperation> batch)
-    {
-        try
-        {
-            _connection ??= await _dataSource.OpenConnectionAsync().ConfigureAwait(false);
-            _transaction = await _connection.BeginTransactionAsync().ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            await ResetConnectionAsync().ConfigureAwait(false);
-            foreach (var operation in batch)
-            {
-                operation.Fail(ex);
-            }
-
-            return -1;
-        }
-
-        _notify = false;
-        for (var i = 0; i < batch.Count; i++)
-        {
-            try
-            {
-                await batch[i].RunAsync(this).ConfigureAwait(false);
-            }
-            catch (LeaseLostException ex)
-            {
-                // Fenced writes check the lease before writing anything, so the transaction is intact.
-                batch[i].Fail(ex);
-            }
-            catch (PostgresException ex) when (!ex.IsTransient && _connection.State == System.Data.ConnectionState.Open)
-            {
-                await RollbackAsync().ConfigureAwait(false);
-                batch[i].Fail(ex);
-                return i;
-            }
-            catch (Exception ex)
-            {
-                // The connection broke (or worse): nothing of this batch is known to be written; every caller hears so.
                 await ResetConnectionAsync().ConfigureAwait(false);
                 foreach (var operation in batch)
                 {
                     operation.Fail(ex);
                 }
-
-                return -1;
             }
+        }
+    }
+
+    /// <summary>Writes the batch in one transaction. Returns -1 when done, or the index of a write that broke it.</summary>
+    private async Task<int> TryWriteAsync(List<WriteOperation> operations)
+    {
+        _connection ??= await _dataSource.OpenConnectionAsync().ConfigureAwait(false);
+        await using var transaction = await _connection.BeginTransactionAsync().ConfigureAwait(false);
+        await using var batch = new NpgsqlBatch(_connection, transaction);
+        var owners = new List<int>();
+        for (var i = 0; i < operations.Count; i++)
+        {
+            foreach (var command in operations[i].Commands)
+            {
+                batch.BatchCommands.Add(command.ToBatchCommand());
+                owners.Add(i);
+            }
+        }
+
+        var returnsRows = operations.SelectMany(o => o.Commands).Select(c => c.ReturnsRows).ToList();
+        if (operations.Any(o => o.NotifiesWork))
+        {
+            batch.BatchCommands.Add(new PgCommand("SELECT pg_notify(@channel, '')", returnsRows: true).With("channel", _channel).ToBatchCommand());
+            owners.Add(-1);
+            returnsRows.Add(true);
+        }
+
+        var rowsByCommand = new List<object?[]>[owners.Count];
+        try
+        {
+            await using (var reader = await batch.ExecuteReaderAsync().ConfigureAwait(false))
+            {
+                // The reader yields a result set only for statements that return rows; the others are skipped.
+                var first = true;
+                for (var i = 0; i < owners.Count; i++)
+                {
+                    rowsByCommand[i] = [];
+                    if (!returnsRows[i])
+                    {
+                        continue;
+                    }
+
+                    if (!first)
+                    {
+                        await reader.NextResultAsync().ConfigureAwait(false);
+                    }
+
+                    first = false;
+                    while (await reader.ReadAsync().ConfigureAwait(false))
+                    {
+                        var row = new object?[reader.FieldCount];
+                        reader.GetValues(row!);
+                        for (var c = 0; c < row.Length; c++)
+                        {
+                            row[c] = row[c] is DBNull ? null : row[c];
+                        }
+
+                        rowsByCommand[i].Add(row);
+                    }
+                }
+
+                while (await reader.NextResultAsync().ConfigureAwait(false))
+                {
+                    // Drain, so every statement has run and reported its row count.
+                }
+            }
+        }
+        catch (PostgresException ex) when (ex.BatchCommand is { } failed && !ex.IsTransient)
+        {
+            await transaction.RollbackAsync().ConfigureAwait(false);
+            var owner = owners[batch.BatchCommands.IndexOf(failed)];
+            if (owner < 0)
+            {
+                throw;
+            }
+
+            operations[owner].Fail(ex);
+            return owner;
+        }
+        catch (Exception)
+        {
+            // The connection broke (or worse): nothing of this batch is known to be written; every caller hears so.
+            await ResetConnectionAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        var results = rowsByCommand.Select((rows, i) => new PgResult(rows, batch.BatchCommands[i].RecordsAffected)).ToList();
+        var offset = 0;
+        foreach (var operation in operations)
+        {
+            // Fenced writes wrote nothing when their lease was lost, so a failed interpretation leaves the rest intact.
+            operation.Interpret(results.GetRange(offset, operation.Commands.Count));
+            offset += operation.Commands.Count;
         }
 
         try
         {
-            if (_notify)
-            {
-                await using var notify = Command("SELECT pg_notify(@channel, '');");
-                notify.Parameters.AddWithValue("channel", _channel);
-                await notify.ExecuteNonQueryAsync().ConfigureAwait(false);
-            }
-
-            await _transaction.CommitAsync().ConfigureAwait(false);
-            await _transaction.DisposeAsync().ConfigureAwait(false);
-            _transaction = null;
+            await transaction.CommitAsync().ConfigureAwait(false);
         }
-        catch (Exception ex)
+        catch (Exception)
         {
             // A commit that failed (or whose answer was lost) is reported as failed; callers retry or give the run up.
             await ResetConnectionAsync().ConfigureAwait(false);
-            foreach (var operation in batch)
-            {
-                operation.Fail(ex);
-            }
-
-            return -1;
+            throw;
         }
 
         Interlocked.Increment(ref _commits);
-        Interlocked.Add(ref _operations, batch.Count);
-        foreach (var operation in batch)
+        Interlocked.Add(ref _operations, operations.Count);
+        foreach (var operation in operations)
         {
             operation.Complete();
         }
@@ -187,24 +210,8 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
         return -1;
     }
 
-    private async Task RollbackAsync()
-    {
-        try
-        {
-            await _transaction!.RollbackAsync().ConfigureAwait(false);
-            await _transaction.DisposeAsync().ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException)
-        {
-            await ResetConnectionAsync().ConfigureAwait(false);
-        }
-
-        _transaction = null;
-    }
-
     private async Task ResetConnectionAsync()
     {
-        _transaction = null;
         var connection = _connection;
         _connection = null;
         if (connection is not null)
@@ -220,41 +227,53 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
         }
     }
 
-    private abstract class WriteOperation
+    private abstract class WriteOperation(IReadOnlyList<PgCommand> commands, bool notifiesWork)
     {
-        public abstract Task RunAsync(PostgreSqlWriter writer);
+        public IReadOnlyList<PgCommand> Commands { get; } = commands;
+
+        public bool NotifiesWork { get; } = notifiesWork;
+
+        public abstract void Interpret(IReadOnlyList<PgResult> results);
 
         public abstract void Complete();
 
         public abstract void Fail(Exception exception);
     }
 
-    private sealed class WriteOperation<T>(Func<PostgreSqlWriter, Task<T>> work) : WriteOperation
+    private sealed class WriteOperation<T>(IReadOnlyList<PgCommand> commands, Func<IReadOnlyList<PgResult>, T> interpret, bool notifiesWork)
+        : WriteOperation(commands, notifiesWork)
     {
         private readonly TaskCompletionSource<T> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private T _result = default!;
-        private bool _failed;
+        private Exception? _error;
 
         public Task<T> Task => _completion.Task;
 
-        public override async Task RunAsync(PostgreSqlWriter writer)
+        public override void Interpret(IReadOnlyList<PgResult> results)
         {
-            _failed = false;
-            _result = await work(writer).ConfigureAwait(false);
+            try
+            {
+                _error = null;
+                _result = interpret(results);
+            }
+            catch (Exception ex)
+            {
+                _error = ex;
+            }
         }
 
         public override void Complete()
         {
-            if (!_failed)
+            if (_error is not null)
+            {
+                _completion.TrySetException(_error);
+            }
+            else
             {
                 _completion.TrySetResult(_result);
             }
         }
 
-        public override void Fail(Exception exception)
-        {
-            _failed = true;
-            _completion.TrySetException(exception);
-        }
+        public override void Fail(Exception exception) => _completion.TrySetException(exception);
     }
 }

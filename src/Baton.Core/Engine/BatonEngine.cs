@@ -98,7 +98,9 @@ internal sealed partial class BatonEngine
             return new SendResult([], []);
         }
 
-        var appends = await WithTriggeredRunsAsync(records, now, cancellationToken).ConfigureAwait(false);
+        // An id repeated within one call is accepted once, like an id sent again later.
+        var firsts = records.DistinctBy(r => r.Id, StringComparer.Ordinal).ToList();
+        var appends = await WithTriggeredRunsAsync(firsts, now, cancellationToken).ConfigureAwait(false);
         var accepted = await Storage.Events.AppendAsync(appends, cancellationToken).ConfigureAwait(false);
         var runIds = appends.Where((_, i) => accepted[i]).SelectMany(a => a.Runs.Select(r => r.Id)).ToList();
         if (runIds.Count > 0)
@@ -106,7 +108,7 @@ internal sealed partial class BatonEngine
             WorkAvailable.Set();
         }
 
-        return new SendResult([.. appends.Select(a => a.Event.Id)], runIds);
+        return new SendResult([.. records.Select(r => r.Id)], runIds);
     }
 
     public async Task<string> TriggerAsync(string functionId, object? payload, CancellationToken cancellationToken)

@@ -1,0 +1,37 @@
+using Npgsql;
+
+namespace Baton.PostgreSql;
+
+/// <summary>One statement of a write, to be sent in the writer's batch.</summary>
+/// <param name="sql">The statement.</param>
+/// <param name="returnsRows">Whether it returns rows (a SELECT or RETURNING); only those yield a result set.</param>
+internal sealed class PgCommand(string sql, bool returnsRows = false)
+{
+    public string Sql { get; } = sql;
+
+    public bool ReturnsRows { get; } = returnsRows;
+
+    public List<NpgsqlParameter> Parameters { get; } = [];
+
+    /// <summary>Adds a parameter typed by <typeparamref name="T"/>, so that a null still has a type for PostgreSQL.</summary>
+    public PgCommand With<T>(string name, T value)
+    {
+        Parameters.Add(new NpgsqlParameter<T> { ParameterName = name, TypedValue = value });
+        return this;
+    }
+
+    public PgCommand WithLease(Baton.Storage.RunLease lease) =>
+        With("run", lease.RunId).With("owner", lease.Owner).With("token", lease.Token);
+
+    public NpgsqlBatchCommand ToBatchCommand()
+    {
+        var command = new NpgsqlBatchCommand(Sql);
+        foreach (var parameter in Parameters)
+        {
+            // A copy per batch: a batch sent again (after a failed write was taken out) needs parameters of its own.
+            command.Parameters.Add(parameter.Clone());
+        }
+
+        return command;
+    }
+}
