@@ -113,6 +113,42 @@ public abstract class WorkerLifecycleTests : EngineTests
     }
 
     [Fact]
+    public async Task Shutdown_StepStillRunningAfterTheTimeout_IsCancelledAndRunsAgainAfterRestart()
+    {
+        using var storage = NewStorage();
+        var counter = new Counter();
+        var inStep = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var firstHost = true;
+        void Configure(BatonBuilder b) => b.AddFunction<object>("stubborn", null, async ctx =>
+            await ctx.Step.Run("slow", async s =>
+            {
+                counter.Hit("slow");
+                inStep.TrySetResult();
+                if (firstHost)
+                {
+                    // Honours its token, but would otherwise run far past the shutdown timeout.
+                    await Task.Delay(TimeSpan.FromMinutes(10), s.CancellationToken);
+                }
+
+                return "done";
+            }));
+
+        var first = await StartAsync(Configure, storage, options: o => o.ShutdownTimeout = TimeSpan.FromMilliseconds(200));
+        var runId = await first.Client.TriggerAsync("stubborn");
+        await inStep.Task.WaitAsync(TestHost.Timeout);
+        await first.DisposeAsync();
+
+        Assert.Equal((long)RunStatus.Queued, storage.Scalar($"SELECT status FROM runs WHERE id = '{runId}'"));
+        Assert.Equal(0, storage.Scalar("SELECT COUNT(*) FROM steps"));
+
+        firstHost = false;
+        await using var second = await StartAsync(Configure, storage);
+        var run = await second.WaitAsync(runId);
+        Assert.Equal(RunStatus.Completed, run.Status);
+        Assert.Equal(2, counter["slow"]);
+    }
+
+    [Fact]
     public async Task ExpiredLease_OfADeadWorker_IsRecoveredByALiveOne()
     {
         using var storage = NewStorage();
