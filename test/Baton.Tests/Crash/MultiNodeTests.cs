@@ -35,13 +35,18 @@ public sealed class MultiNodeTests(ITestOutputHelper output)
                 runIds.AddRange(sent.RunIds);
             }
 
-            // Kill one node once it holds work, and bring it back only after its leases have expired (2 s), so the
-            // surviving nodes take its runs over by lease expiry.
+            // Kill one node once it holds work, and bring it back only after the surviving nodes have taken its runs over
+            // by lease expiry.
             await TestHost.EventuallyAsync(() => Task.FromResult(storage.Scalar("SELECT COUNT(*) FROM steps") > Runs), "the nodes are busy");
-            var victimRuns = storage.Scalar("SELECT COUNT(*) FROM queue WHERE owner IS NOT NULL");
+            var victim = $"%:{workers[0].Id}:%";
+            var victimRuns = storage.Scalar($"SELECT COUNT(*) FROM queue WHERE owner LIKE '{victim}'");
             await workers[0].KillAsync();
             var doneAtKill = storage.Scalar("SELECT COUNT(*) FROM runs WHERE function_id = 'crash-pipeline' AND status = 3");
-            await Task.Delay(TimeSpan.FromSeconds(3));
+
+            // Every run the dead node held must be taken over by a survivor (its lease expired and was claimed again).
+            await TestHost.EventuallyAsync(
+                () => Task.FromResult(storage.Scalar($"SELECT COUNT(*) FROM queue WHERE owner LIKE '{victim}'") == 0),
+                "the survivors took over the killed node's runs");
             workers[0].Dispose();
             workers[0] = await WorkerProcess.StartAsync(connection, ledger, storage.Schema);
 
@@ -49,7 +54,7 @@ public sealed class MultiNodeTests(ITestOutputHelper output)
 
             Assert.Equal(Runs, runIds.Count);
             Assert.True(doneAtKill < Runs, "the kill came while runs were unfinished");
-            Assert.True(victimRuns > 0, "runs were leased when a node was killed");
+            Assert.True(victimRuns > 0, "the killed node held leased runs");
             Assert.Equal(Runs, storage.Scalar("SELECT COUNT(*) FROM runs WHERE function_id = 'crash-pipeline' AND status = 3"));
             Assert.Equal(Runs, storage.Scalar("SELECT COUNT(*) FROM runs WHERE function_id = 'crash-child' AND status = 3"));
             Assert.Equal(0, storage.Scalar("SELECT COUNT(*) FROM runs WHERE status <> 3"));

@@ -10,6 +10,9 @@ public sealed class WorkerProcess : IDisposable
 
     private WorkerProcess(Process process) => _process = process;
 
+    /// <summary>The process id, part of the node id (<c>host:pid:random</c>) that owns its leases.</summary>
+    public int Id => _process.Id;
+
     /// <summary>Starts a worker on a SQLite file or (with a schema) a PostgreSQL database and waits until it is ready.</summary>
     public static async Task<WorkerProcess> StartAsync(string database, string ledger, string? schema = null)
     {
