@@ -130,9 +130,21 @@ internal sealed partial class BatonEngine
         return run.Id;
     }
 
-    /// <summary>The events a finished run emits, with the runs they start (failure handlers, lifecycle triggers).</summary>
-    public Task<IReadOnlyList<EventAppend>> LifecycleAppendsAsync(string functionId, string runId, RunStatus status, string? outputJson, RunError? error, JsonElement triggerEvent, DateTimeOffset now)
+    /// <summary>
+    /// The events a finished run emits, with the runs they start (failure handlers, lifecycle triggers). An event no
+    /// function triggers on is not stored: the run's own record already holds its outcome.
+    /// </summary>
+    public async Task<IReadOnlyList<EventAppend>> LifecycleAppendsAsync(string functionId, string runId, RunStatus status, string? outputJson, RunError? error, JsonElement triggerEvent, DateTimeOffset now)
     {
+        string[] names = status == RunStatus.Failed
+            ? [LifecycleEvents.FunctionFailed, LifecycleEvents.FunctionFinished]
+            : [LifecycleEvents.FunctionFinished];
+        var routes = await LifecycleRoutesAsync(CancellationToken.None).ConfigureAwait(false);
+        if (!names.Any(n => routes[n].Any() || Registry.Triggered(n).Any()))
+        {
+            return [];
+        }
+
         var data = JsonSerializer.Serialize(new FunctionFinishedData
         {
             FunctionId = functionId,
@@ -142,10 +154,8 @@ internal sealed partial class BatonEngine
             Error = error,
             Event = triggerEvent,
         }, Json);
-        var names = status == RunStatus.Failed
-            ? new[] { LifecycleEvents.FunctionFailed, LifecycleEvents.FunctionFinished }
-            : [LifecycleEvents.FunctionFinished];
-        return WithTriggeredRunsAsync([.. names.Select(name => new EventRecord($"{runId}:{name}", name, data, now, now))], now, CancellationToken.None, lifecycle: true);
+        var appends = await WithTriggeredRunsAsync([.. names.Select(name => new EventRecord($"{runId}:{name}", name, data, now, now))], now, CancellationToken.None, lifecycle: true).ConfigureAwait(false);
+        return [.. appends.Where(a => a.Runs.Count > 0)];
     }
 
     /// <summary>
