@@ -91,6 +91,7 @@ public sealed class BenchRunner(BenchSettings settings, BenchEnvironment environ
 
     private async Task<Measurement> MeasureAsync(string scenario, string system, string storage, string unit, Func<Task<double>> measure)
     {
+        await WarmUpAsync(scenario, system, storage, measure);
         var values = new List<double>();
         for (var rep = 1; rep <= settings.Repetitions; rep++)
         {
@@ -107,6 +108,7 @@ public sealed class BenchRunner(BenchSettings settings, BenchEnvironment environ
     {
         percentiles ??= [50, 95, 99];
         var byPercentile = percentiles.ToDictionary(p => p, _ => new List<double>());
+        await WarmUpAsync(scenario, system, storage, measure);
         for (var rep = 1; rep <= settings.Repetitions; rep++)
         {
             Progress(scenario, system, storage, rep, settings.Repetitions);
@@ -120,6 +122,19 @@ public sealed class BenchRunner(BenchSettings settings, BenchEnvironment environ
         foreach (var (p, values) in byPercentile)
         {
             Add(Summarize($"{scenario} p{p}", system, storage, "ms", values));
+        }
+    }
+
+    /// <summary>
+    /// One untimed run before the repetitions, for every system alike: the first run in a process pays for JIT and
+    /// caches (Hangfire.InMemory runs at a third of its speed the first time).
+    /// </summary>
+    private async Task WarmUpAsync<T>(string scenario, string system, string storage, Func<Task<T>> measure)
+    {
+        if (!settings.Quick)
+        {
+            Console.Error.WriteLine($"[{DateTime.Now:HH:mm:ss}] {scenario} | {system} on {storage} | warm-up (not counted)");
+            await measure();
         }
     }
 
