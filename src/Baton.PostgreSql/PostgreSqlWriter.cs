@@ -67,16 +67,8 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
 
     private async Task RunAsync()
     {
-        var batch = new List<WriteOperation>(_maxBatch);
-        var reader = _queue.Reader;
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        await foreach (var batch in _queue.Reader.ReadBatchesAsync(_maxBatch).ConfigureAwait(false))
         {
-            batch.Clear();
-            while (batch.Count < _maxBatch && reader.TryRead(out var operation))
-            {
-                batch.Add(operation);
-            }
-
             try
             {
                 while (batch.Count > 0 && await TryWriteAsync(batch).ConfigureAwait(false) is var culprit and >= 0)

@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using Baton.Storage;
 using Microsoft.Data.Sqlite;
 
 namespace Baton.Sqlite;
@@ -68,16 +69,8 @@ internal sealed class SqliteWriter : IAsyncDisposable
 
     private async Task RunAsync()
     {
-        var batch = new List<WriteOperation>(_maxBatch);
-        var reader = _queue.Reader;
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        await foreach (var batch in _queue.Reader.ReadBatchesAsync(_maxBatch).ConfigureAwait(false))
         {
-            batch.Clear();
-            while (batch.Count < _maxBatch && reader.TryRead(out var operation))
-            {
-                batch.Add(operation);
-            }
-
             try
             {
                 WriteBatch(batch);
