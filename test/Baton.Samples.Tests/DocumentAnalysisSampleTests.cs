@@ -67,6 +67,14 @@ public sealed class DocumentAnalysisSampleTests : IDisposable
                 await WaitForStatusAsync(secondUrl, docId, "done");
             }
 
+            // A document is done when its save-result step commits; its run completes a moment later.
+            var deadline = DateTime.UtcNow + Timeout;
+            while (Scalar("SELECT COUNT(*) FROM runs WHERE function_id = 'analyze-document' AND status = 3") < 8)
+            {
+                Assert.True(DateTime.UtcNow < deadline, "every run completed after its document was saved");
+                await Task.Delay(20);
+            }
+
             second.Kill();
             await second.WaitForExitAsync();
         }
