@@ -23,6 +23,13 @@ internal sealed class PgCommand(string sql, bool returnsRows = false)
     public PgCommand WithLease(Baton.Storage.RunLease lease) =>
         With("run", lease.RunId).With("owner", lease.Owner).With("token", lease.Token);
 
+    /// <summary>The parameters of a journal entry: @key, @kind, @status, @output, @error, @attempts, @started, @ended, @wake.</summary>
+    public PgCommand WithStep(Baton.Storage.StepRecord step) =>
+        With("key", step.Key).With("kind", (int)step.Kind).With("status", (int)step.Status)
+            .With("output", step.OutputJson).With("error", PostgreSqlDatabase.ErrorToDb(step.Error)).With("attempts", step.Attempts)
+            .With("started", PostgreSqlDatabase.Ms(step.StartedAt)).With("ended", PostgreSqlDatabase.MsOrNull(step.EndedAt))
+            .With("wake", PostgreSqlDatabase.MsOrNull(step.WakeAt));
+
     public NpgsqlBatchCommand ToBatchCommand()
     {
         var command = new NpgsqlBatchCommand(Sql);

@@ -77,6 +77,8 @@ internal sealed class PostgreSqlDatabase : IAsyncDisposable
 
     public static string? ErrorToDb(RunError? error) => error is null ? null : JsonSerializer.Serialize(error, ErrorJson);
 
+    public static RunError? ErrorFromText(string? json) => json is null ? null : JsonSerializer.Deserialize<RunError>(json, ErrorJson);
+
     public static RunError? ErrorFromDb(NpgsqlDataReader reader, int ordinal) =>
         reader.IsDBNull(ordinal) ? null : JsonSerializer.Deserialize<RunError>(reader.GetString(ordinal), ErrorJson);
 }

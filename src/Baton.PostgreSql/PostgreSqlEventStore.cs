@@ -5,11 +5,25 @@ namespace Baton.PostgreSql;
 
 internal sealed class PostgreSqlEventStore(PostgreSqlDatabase database) : IEventStore
 {
-    public async Task<IReadOnlyList<bool>> AppendAsync(IReadOnlyList<EventAppend> events, CancellationToken cancellationToken) =>
-        await database.Writer.WriteAsync(
-            PostgreSqlWrites.AppendEvents(database.Schema, events),
-            result => PostgreSqlWrites.Accepted(events, result),
-            notifiesWork: events.Any(e => e.Runs.Count > 0)).ConfigureAwait(false);
+    /// <remarks>
+    /// The first round appends the events (with their runs) and finds the waits they may resolve; a second round, in the
+    /// same transaction, resolves those whose conditions hold.
+    /// </remarks>
+    public async Task<IReadOnlyList<bool>> AppendAsync(IReadOnlyList<EventAppend> events, CancellationToken cancellationToken)
+    {
+        var s = database.Schema;
+        var records = events.Select(e => e.Event).ToList();
+        return await database.Writer.WriteAsync(new PgRound<IReadOnlyList<bool>>(
+            [PostgreSqlWrites.AppendEvents(s, events), PostgreSqlWrites.FindWaits(s, records)],
+            results =>
+            {
+                var accepted = PostgreSqlWrites.Accepted(events, results[0]);
+                return PostgreSqlWrites.ResolveWaits(s, records, accepted, results[1], database.Time.GetUtcNow()) is { } resolve
+                    ? PgNext<IReadOnlyList<bool>>.More(new([resolve], _ => PgNext<IReadOnlyList<bool>>.Done(accepted), NotifiesWork: true))
+                    : PgNext<IReadOnlyList<bool>>.Done(accepted);
+            },
+            NotifiesWork: events.Any(e => e.Runs.Count > 0))).ConfigureAwait(false);
+    }
 
     public async Task<EventRecord?> GetAsync(string id, CancellationToken cancellationToken)
     {

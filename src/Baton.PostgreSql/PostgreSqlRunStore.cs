@@ -8,7 +8,74 @@ internal sealed class PostgreSqlRunStore(PostgreSqlDatabase database) : IRunStor
     public Task CreateAsync(IReadOnlyList<NewRun> runs, CancellationToken cancellationToken) =>
         runs.Count == 0
             ? Task.CompletedTask
-            : database.Writer.WriteAsync(PostgreSqlWrites.InsertRuns(database.Schema, runs), _ => true, notifiesWork: true);
+            : database.Writer.WriteAsync(
+                [PostgreSqlWrites.InsertRuns(database.Schema, runs),
+                    .. runs.Where(r => r.Journal is { Count: > 0 }).Select(r => PostgreSqlWrites.InsertSteps(database.Schema, r.Id, r.Journal!))],
+                _ => true,
+                notifiesWork: true);
+
+    public async Task<IReadOnlyList<ChildResult>> GetChildrenAsync(string parentRunId, string stepKey, CancellationToken cancellationToken)
+    {
+        var (connection, command) = await database.ReadAsync($"""
+            SELECT parent_index, id, status, output, error FROM {database.Schema}.runs
+            WHERE parent_run_id = @run AND parent_step = @key ORDER BY parent_index;
+            """, cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        await using (command.ConfigureAwait(false))
+        {
+            command.With("run", parentRunId).With("key", stepKey);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            var children = new List<ChildResult>();
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                children.Add(new ChildResult(reader.GetInt32(0), reader.GetString(1), (RunStatus)reader.GetInt32(2), StringOrNull(reader, 3), ErrorFromDb(reader, 4)));
+            }
+
+            return children;
+        }
+    }
+
+    /// <remarks>
+    /// One statement ends the run and its unfinished descendants (a recursive walk down parent links) and removes their
+    /// queue rows and waits; a second round reports the run's end to its own parent.
+    /// </remarks>
+    public Task<bool> CancelAsync(string runId, RunStatus status, RunError reason, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var s = database.Schema;
+        var inherited = new RunError("Baton.ParentCancelled", $"Cancelled with its parent run {runId}: {reason.Message}");
+        var cancel = new PgCommand($"""
+                WITH RECURSIVE tree AS (
+                    SELECT id FROM {s}.runs WHERE id = @run AND ended_at IS NULL
+                    UNION ALL
+                    SELECT r.id FROM {s}.runs r JOIN tree t ON r.parent_run_id = t.id WHERE r.ended_at IS NULL),
+                dequeued AS (
+                    DELETE FROM {s}.queue q USING tree t WHERE q.run_id = t.id RETURNING q.run_id),
+                ended AS (
+                    UPDATE {s}.runs r SET
+                        status = CASE WHEN r.id = @run THEN @status ELSE 5 END,
+                        error = CASE WHEN r.id = @run THEN @error ELSE @inherited END,
+                        ended_at = @now
+                    FROM dequeued d WHERE r.id = d.run_id
+                    RETURNING r.id, r.parent_run_id, r.parent_step),
+                unwaited AS (
+                    DELETE FROM {s}.waits w USING dequeued d WHERE w.run_id = d.run_id)
+                SELECT parent_run_id, parent_step FROM ended WHERE id = @run
+                """, returnsRows: true)
+            .With("run", runId).With("status", (int)status).With("error", ErrorToDb(reason))
+            .With("inherited", ErrorToDb(inherited)).With("now", Ms(now));
+        return database.Writer.WriteAsync(new PgRound<bool>([cancel], results =>
+        {
+            if (results[0].Rows.Count == 0)
+            {
+                return PgNext<bool>.Done(false);
+            }
+
+            var row = results[0].Rows[0];
+            return row[0] is string parent
+                ? PgNext<bool>.More(new([PostgreSqlWrites.ReportToParent(s, parent, (string)row[1]!, runId, status, null, reason, now)], _ => PgNext<bool>.Done(true), NotifiesWork: true))
+                : PgNext<bool>.Done(true);
+        }));
+    }
 
     public async Task<RunRecord?> GetAsync(string runId, CancellationToken cancellationToken)
     {

@@ -73,6 +73,33 @@ internal static class PostgreSqlSchema
         CREATE INDEX runs_ended ON {s}.runs (ended_at) WHERE ended_at IS NOT NULL;
         CREATE INDEX events_received ON {s}.events (received_at);
         """,
+
+        // 3: durable waits for events and for child runs, as on SQLite. match_value() is the one definition of the
+        // value a match path selects (jsonb's canonical text; JSON null counts as none), used on both sides of a match.
+        """
+        ALTER TABLE {s}.runs ADD COLUMN parent_run_id text, ADD COLUMN parent_step text, ADD COLUMN parent_index int;
+        CREATE INDEX runs_parent ON {s}.runs (parent_run_id, parent_step, parent_index) WHERE parent_run_id IS NOT NULL;
+        ALTER TABLE {s}.queue ADD COLUMN woken int NOT NULL DEFAULT 0;
+        CREATE TABLE {s}.waits (
+            run_id text NOT NULL,
+            step_key text NOT NULL,
+            kind int NOT NULL,
+            event_name text,
+            match_path text,
+            match_value text,
+            condition text,
+            pending int NOT NULL DEFAULT 0,
+            created_at bigint NOT NULL,
+            PRIMARY KEY (run_id, step_key));
+        CREATE INDEX waits_event ON {s}.waits (event_name, match_path, match_value) WHERE event_name IS NOT NULL;
+        CREATE TABLE {s}.wait_paths (
+            event_name text NOT NULL,
+            match_path text NOT NULL,
+            PRIMARY KEY (event_name, match_path));
+        CREATE FUNCTION {s}.match_value(data text, path text) RETURNS text
+            LANGUAGE sql IMMUTABLE PARALLEL SAFE
+            AS $$ SELECT NULLIF((data::jsonb #> string_to_array(substr(path, 6), '.'))::text, 'null') $$;
+        """,
     ];
 
     public static int Version => Migrations.Length;

@@ -22,17 +22,17 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
                     ORDER BY available_at LIMIT @max
                     FOR UPDATE SKIP LOCKED),
                 claimed AS (
-                    UPDATE {S}.queue q SET owner = @owner, token = q.token + 1, available_at = @until
+                    UPDATE {S}.queue q SET owner = @owner, token = q.token + 1, available_at = @until, woken = 0
                     FROM due WHERE q.run_id = due.run_id
                     RETURNING q.run_id, q.token)
                 UPDATE {S}.runs r SET status = 1, started_at = COALESCE(r.started_at, @now)
                 FROM claimed WHERE r.id = claimed.run_id
-                RETURNING r.id, claimed.token, r.function_id, r.input, r.attempt, r.created_at
+                RETURNING r.id, claimed.token, r.function_id, r.input, r.attempt, r.created_at, r.parent_run_id
                 """, returnsRows: true)
             .With("owner", owner).With("until", Ms(now + leaseDuration)).With("now", Ms(now))
             .With("functions", functionIds.ToArray()).With("max", max);
         return database.Writer.WriteAsync<IReadOnlyList<ClaimedRun>>(command, result =>
-            [.. result.Rows.Select(r => new ClaimedRun(new RunLease((string)r[0]!, owner, (long)r[1]!), (string)r[2]!, (string)r[3]!, (int)r[4]!, Time0((long)r[5]!)))]);
+            [.. result.Rows.Select(r => new ClaimedRun(new RunLease((string)r[0]!, owner, (long)r[1]!), (string)r[2]!, (string)r[3]!, (int)r[4]!, Time0((long)r[5]!), (string?)r[6]))]);
     }
 
     public async Task<DateTimeOffset?> NextDueAsync(CancellationToken cancellationToken)
@@ -93,20 +93,7 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
     }
 
     public Task CheckpointAsync(RunLease lease, StepRecord step, CancellationToken cancellationToken) =>
-        database.Writer.WriteAsync(
-            new PgCommand($"""
-                    INSERT INTO {S}.steps (run_id, key, kind, status, output, error, attempts, started_at, ended_at, wake_at)
-                    SELECT @run, @key, @kind, @status, @output, @error, @attempts, @started, @ended, @wake
-                    WHERE EXISTS (SELECT 1 FROM {S}.queue WHERE {Leased})
-                    ON CONFLICT (run_id, key) DO UPDATE SET
-                        kind = excluded.kind, status = excluded.status, output = excluded.output, error = excluded.error,
-                        attempts = excluded.attempts, ended_at = excluded.ended_at, wake_at = excluded.wake_at
-                    """)
-                .WithLease(lease)
-                .With("key", step.Key).With("kind", (int)step.Kind).With("status", (int)step.Status)
-                .With("output", step.OutputJson).With("error", ErrorToDb(step.Error)).With("attempts", step.Attempts)
-                .With("started", Ms(step.StartedAt)).With("ended", MsOrNull(step.EndedAt)).With("wake", MsOrNull(step.WakeAt)),
-            result => result.RecordsAffected == 1 ? true : throw new LeaseLostException(lease.RunId));
+        database.Writer.WriteAsync(FencedStep(lease, step), result => result.RecordsAffected == 1 ? true : throw new LeaseLostException(lease.RunId));
 
     public Task SuspendAsync(RunLease lease, RunSuspension suspension, CancellationToken cancellationToken) =>
         Requeue(lease, suspension.WakeAt, suspension.Status, suspension.Attempt);
@@ -116,35 +103,200 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
 
     public Task CompleteAsync(RunLease lease, RunCompletion completion, CancellationToken cancellationToken)
     {
-        // One statement: the lease check, the end of the run and the emitted events (with their runs) succeed together
-        // or write nothing.
+        // One statement: the lease check, the end of the run, its waits and the emitted events (with their runs) succeed
+        // together or write nothing. A second round reports to a parent and resolves waits the emitted events match.
         var prefix = $"""
             WITH done AS (
                 DELETE FROM {S}.queue WHERE {Leased} RETURNING run_id),
             ended AS (
                 UPDATE {S}.runs SET status = @status, output = @output, error = @error, ended_at = @ended
-                WHERE id = (SELECT run_id FROM done))
+                WHERE id = (SELECT run_id FROM done)
+                RETURNING parent_run_id, parent_step),
+            unwaited AS (
+                DELETE FROM {S}.waits WHERE run_id = (SELECT run_id FROM done))
             """;
-        var command = PostgreSqlWrites.AppendEvents(S, completion.Emitted, prefix, "EXISTS (SELECT 1 FROM done)", "SELECT COUNT(*) FROM done")
+        var command = PostgreSqlWrites.AppendEvents(S, completion.Emitted, prefix, "EXISTS (SELECT 1 FROM done)",
+                "SELECT (SELECT COUNT(*) FROM done), (SELECT parent_run_id FROM ended), (SELECT parent_step FROM ended), ARRAY(SELECT id FROM new_events)")
             .WithLease(lease)
             .With("status", (int)completion.Status).With("output", completion.OutputJson)
             .With("error", ErrorToDb(completion.Error)).With("ended", Ms(completion.EndedAt));
-        return database.Writer.WriteAsync(
-            command,
-            result => (long)result.Rows[0][0]! == 1 ? true : throw new LeaseLostException(lease.RunId),
-            notifiesWork: completion.Emitted.Any(e => e.Runs.Count > 0));
+        var emitted = completion.Emitted.Select(e => e.Event).ToList();
+        return database.Writer.WriteAsync(new PgRound<bool>(
+            [command, PostgreSqlWrites.FindWaits(S, emitted)],
+            results =>
+            {
+                var row = results[0].Rows[0];
+                if ((long)row[0]! != 1)
+                {
+                    throw new LeaseLostException(lease.RunId);
+                }
+
+                var next = new List<PgCommand>();
+                if (row[1] is string parent)
+                {
+                    next.Add(PostgreSqlWrites.ReportToParent(S, parent, (string)row[2]!, lease.RunId, completion.Status, completion.OutputJson, completion.Error, completion.EndedAt));
+                }
+
+                var inserted = ((string[])row[3]!).ToHashSet(StringComparer.Ordinal);
+                var accepted = emitted.Select(e => inserted.Contains(e.Id)).ToList();
+                if (PostgreSqlWrites.ResolveWaits(S, emitted, accepted, results[1], completion.EndedAt) is { } resolve)
+                {
+                    next.Add(resolve);
+                }
+
+                return next.Count == 0 ? PgNext<bool>.Done(true) : PgNext<bool>.More(new(next, _ => PgNext<bool>.Done(true), NotifiesWork: true));
+            },
+            NotifiesWork: completion.Emitted.Any(e => e.Runs.Count > 0)));
     }
 
-    private Task Requeue(RunLease lease, DateTimeOffset due, RunStatus status, int? attempt) =>
+    public Task<StepRecord> WaitForEventAsync(RunLease lease, StepRecord waiting, EventWait wait, CancellationToken cancellationToken)
+    {
+        string triggerData;
+        using (var input = System.Text.Json.JsonDocument.Parse(wait.TriggerInputJson))
+        {
+            triggerData = input.RootElement[0].GetProperty("data").GetRawText();
+        }
+
+        var register = new PgCommand($"""
+                WITH lease AS (SELECT 1 FROM {S}.queue WHERE {Leased}),
+                step AS ({UpsertStep(S)} WHERE EXISTS (SELECT 1 FROM lease) {OnStepConflict}),
+                wait AS (
+                    INSERT INTO {S}.waits (run_id, step_key, kind, event_name, match_path, match_value, condition, pending, created_at)
+                    SELECT @run, @key, 0, @name, @path, CASE WHEN @path IS NULL THEN NULL ELSE {S}.match_value(@trigger, @path) END, @condition, 0, @started
+                    WHERE EXISTS (SELECT 1 FROM lease)
+                    ON CONFLICT DO NOTHING),
+                path AS (
+                    INSERT INTO {S}.wait_paths (event_name, match_path)
+                    SELECT @name, @path WHERE @path IS NOT NULL AND EXISTS (SELECT 1 FROM lease)
+                    ON CONFLICT DO NOTHING)
+                SELECT COUNT(*) FROM lease
+                """, returnsRows: true)
+            .WithLease(lease).WithStep(waiting)
+            .With("name", wait.EventName).With("path", wait.MatchPath).With("condition", wait.Condition).With("trigger", triggerData);
+        var registered = new PgRound<StepRecord>([register], results => (long)results[0].Rows[0][0]! == 1
+            ? PgNext<StepRecord>.Done(waiting)
+            : throw new LeaseLostException(lease.RunId));
+        if (wait.LookbackFrom is not { } from)
+        {
+            return database.Writer.WriteAsync(registered);
+        }
+
+        // Look-back: events already stored that match decide first (conditions are evaluated in .NET between the rounds).
+        var earlier = new PgCommand($"""
+                SELECT id, name, data, ts, received_at FROM {S}.events
+                WHERE name = @name AND received_at >= @from
+                  AND (@path IS NULL OR {S}.match_value(data, @path) = {S}.match_value(@trigger, @path))
+                ORDER BY received_at LIMIT 10000
+                """, returnsRows: true)
+            .With("name", wait.EventName).With("from", Ms(from)).With("path", wait.MatchPath).With("trigger", triggerData);
+        return database.Writer.WriteAsync(new PgRound<StepRecord>([earlier], results =>
+        {
+            var events = results[0].Rows
+                .Select(r => new EventRecord((string)r[0]!, (string)r[1]!, (string)r[2]!, Time0((long)r[3]!), Time0((long)r[4]!)))
+                .ToList();
+            var candidates = events.Select((_, i) => new WaitCandidate(i, "", "", wait.Condition, wait.TriggerInputJson)).ToList();
+            if (WaitMatching.Choose(events, candidates) is not [var (_, first), ..])
+            {
+                return PgNext<StepRecord>.More(registered);
+            }
+
+            var resolved = waiting with { Status = StepStatus.Completed, OutputJson = WaitMatching.ResultJson(first), EndedAt = database.Time.GetUtcNow() };
+            return PgNext<StepRecord>.More(new([FencedStep(lease, resolved)], r => r[0].RecordsAffected == 1
+                ? PgNext<StepRecord>.Done(resolved)
+                : throw new LeaseLostException(lease.RunId)));
+        }));
+    }
+
+    public Task<StepRecord> ExpireWaitAsync(RunLease lease, StepRecord expired, CancellationToken cancellationToken) =>
         database.Writer.WriteAsync(
             new PgCommand($"""
-                    WITH requeued AS (
-                        UPDATE {S}.queue SET owner = NULL, available_at = @due WHERE {Leased} RETURNING run_id)
-                    UPDATE {S}.runs SET status = @status, attempt = COALESCE(@attempt, attempt)
-                    WHERE id = (SELECT run_id FROM requeued)
-                    RETURNING id
+                    WITH lease AS (SELECT 1 FROM {S}.queue WHERE {Leased}),
+                    gone AS (
+                        DELETE FROM {S}.waits WHERE run_id = @run AND step_key = @key AND EXISTS (SELECT 1 FROM lease)
+                        RETURNING 1),
+                    ended AS (
+                        UPDATE {S}.steps SET status = @status, output = @output, error = @error, ended_at = @ended
+                        WHERE run_id = @run AND key = @key AND EXISTS (SELECT 1 FROM gone))
+                    SELECT (SELECT COUNT(*) FROM lease), (SELECT COUNT(*) FROM gone), s.status, s.output, s.error, s.ended_at
+                    FROM {S}.steps s WHERE s.run_id = @run AND s.key = @key
                     """, returnsRows: true)
-                .WithLease(lease).With("due", Ms(due)).With("status", (int)status).With("attempt", attempt),
+                .WithLease(lease).WithStep(expired),
+            result =>
+            {
+                if (result.Rows.Count == 0 || (long)result.Rows[0][0]! != 1)
+                {
+                    throw new LeaseLostException(lease.RunId);
+                }
+
+                var row = result.Rows[0];
+
+                // Not removed by us: the wait was resolved first and its outcome stands. (Read at the statement's start,
+                // it may still show "waiting" if the resolver committed meanwhile; the run then suspends and is woken.)
+                return (long)row[1]! == 1
+                    ? expired
+                    : expired with { Status = (StepStatus)(int)row[2]!, OutputJson = (string?)row[3], Error = ErrorFromText((string?)row[4]), EndedAt = row[5] is long ms ? Time0(ms) : null };
+            });
+
+    public Task StartChildrenAsync(RunLease lease, StepRecord waiting, WaitKind kind, IReadOnlyList<NewRun> children, CancellationToken cancellationToken)
+    {
+        var command = new PgCommand($"""
+                WITH lease AS (SELECT 1 FROM {S}.queue WHERE {Leased}),
+                step AS ({UpsertStep(S)} WHERE EXISTS (SELECT 1 FROM lease) {OnStepConflict}),
+                wait AS (
+                    INSERT INTO {S}.waits (run_id, step_key, kind, pending, created_at)
+                    SELECT @run, @key, @wait_kind, @pending, @started WHERE EXISTS (SELECT 1 FROM lease)),
+                new AS (
+                    SELECT * FROM unnest(@ids, @functions, @inputs, @created, @indexes)
+                        AS t(id, function_id, input, created_at, parent_index)
+                    WHERE EXISTS (SELECT 1 FROM lease)),
+                inserted AS (
+                    INSERT INTO {S}.runs (id, function_id, status, input, attempt, created_at, parent_run_id, parent_step, parent_index)
+                    SELECT id, function_id, 0, input, 0, created_at, @run, @key, parent_index FROM new),
+                queued AS (
+                    INSERT INTO {S}.queue (run_id, function_id, available_at, owner, token)
+                    SELECT id, function_id, created_at, NULL, 0 FROM new)
+                SELECT COUNT(*) FROM lease
+                """, returnsRows: true)
+            .WithLease(lease).WithStep(waiting)
+            .With("wait_kind", (int)kind).With("pending", children.Count)
+            .With("ids", children.Select(c => c.Id).ToArray())
+            .With("functions", children.Select(c => c.FunctionId).ToArray())
+            .With("inputs", children.Select(c => c.InputJson).ToArray())
+            .With("created", children.Select(c => Ms(c.CreatedAt)).ToArray())
+            .With("indexes", children.Select(c => c.Parent!.Index).ToArray());
+        return database.Writer.WriteAsync(command, result => (long)result.Rows[0][0]! == 1 ? true : throw new LeaseLostException(lease.RunId), notifiesWork: true);
+    }
+
+    private const string OnStepConflict = """
+        ON CONFLICT (run_id, key) DO UPDATE SET
+            kind = excluded.kind, status = excluded.status, output = excluded.output, error = excluded.error,
+            attempts = excluded.attempts, ended_at = excluded.ended_at, wake_at = excluded.wake_at
+        """;
+
+    private static string UpsertStep(string s) => $"""
+        INSERT INTO {s}.steps (run_id, key, kind, status, output, error, attempts, started_at, ended_at, wake_at)
+        SELECT @run, @key, @kind, @status, @output, @error, @attempts, @started, @ended, @wake
+        """;
+
+    private PgCommand FencedStep(RunLease lease, StepRecord step) =>
+        new PgCommand($"{UpsertStep(S)} WHERE EXISTS (SELECT 1 FROM {S}.queue WHERE {Leased}) {OnStepConflict}").WithLease(lease).WithStep(step);
+
+    private Task Requeue(RunLease lease, DateTimeOffset due, RunStatus status, int? attempt)
+    {
+        // A wait resolved while the run was still leased ("woken") makes it due now rather than at its timeout.
+        var now = database.Time.GetUtcNow();
+        return database.Writer.WriteAsync(
+            new PgCommand($"""
+                    WITH requeued AS (
+                        UPDATE {S}.queue SET owner = NULL, woken = 0,
+                            available_at = CASE WHEN woken = 1 AND @due > @now THEN @now ELSE @due END
+                        WHERE {Leased} RETURNING run_id, available_at)
+                    UPDATE {S}.runs r SET status = CASE WHEN q.available_at <= @now THEN 0 ELSE @status END, attempt = COALESCE(@attempt, attempt)
+                    FROM requeued q WHERE r.id = q.run_id
+                    RETURNING r.id
+                    """, returnsRows: true)
+                .WithLease(lease).With("due", Ms(due)).With("now", Ms(now)).With("status", (int)status).With("attempt", attempt),
             result => result.Rows.Count == 1 ? true : throw new LeaseLostException(lease.RunId),
-            notifiesWork: due <= database.Time.GetUtcNow());
+            notifiesWork: due <= now);
+    }
 }

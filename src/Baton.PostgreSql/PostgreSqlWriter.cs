@@ -7,7 +7,8 @@ namespace Baton.PostgreSql;
 /// <summary>
 /// The group-commit writer of a node. Every write is a few statements plus a function that interprets their results.
 /// The loop takes all writes that are waiting (up to <see cref="PostgreSqlOptions.MaxBatchSize"/>), sends all their
-/// statements as <b>one batch in one transaction</b> (one round trip, one commit, one WAL flush), and only then
+/// statements as <b>one batch in one transaction</b> (one round trip, one commit, one WAL flush; a write whose next
+/// statements depend on its first results takes a further round trip in the same transaction), and only then
 /// completes the callers' tasks: an awaited write is durable. A transaction that made work claimable sends one
 /// <c>NOTIFY</c> at commit, however many runs it made available.
 /// </summary>
@@ -41,9 +42,16 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
     /// <param name="commands">The statements, run in order in the batch's transaction.</param>
     /// <param name="interpret">Turns the statements' results into the result; may throw <see cref="LeaseLostException"/>.</param>
     /// <param name="notifiesWork">Whether the write makes runs claimable now (one NOTIFY per transaction).</param>
-    public Task<T> WriteAsync<T>(IReadOnlyList<PgCommand> commands, Func<IReadOnlyList<PgResult>, T> interpret, bool notifiesWork = false)
+    public Task<T> WriteAsync<T>(IReadOnlyList<PgCommand> commands, Func<IReadOnlyList<PgResult>, T> interpret, bool notifiesWork = false) =>
+        WriteAsync(new PgRound<T>(commands, results => PgNext<T>.Done(interpret(results)), notifiesWork));
+
+    public Task<T> WriteAsync<T>(PgCommand command, Func<PgResult, T> interpret, bool notifiesWork = false) =>
+        WriteAsync([command], results => interpret(results[0]), notifiesWork);
+
+    /// <summary>Queues a write of one or more rounds, all in the same transaction as the other writes of its batch.</summary>
+    public Task<T> WriteAsync<T>(PgRound<T> first)
     {
-        var operation = new WriteOperation<T>(commands, interpret, notifiesWork);
+        var operation = new WriteOperation<T>(first);
         if (!_queue.Writer.TryWrite(operation))
         {
             throw new ObjectDisposedException(nameof(PostgreSqlWriter), "Baton's PostgreSQL storage has been disposed.");
@@ -51,9 +59,6 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
 
         return operation.Task;
     }
-
-    public Task<T> WriteAsync<T>(PgCommand command, Func<PgResult, T> interpret, bool notifiesWork = false) =>
-        WriteAsync([command], results => interpret(results[0]), notifiesWork);
 
     public async ValueTask DisposeAsync()
     {
@@ -89,96 +94,32 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
         }
     }
 
-    /// <summary>Writes the batch in one transaction. Returns -1 when done, or the index of a write that broke it.</summary>
+    /// <summary>
+    /// Writes the batch in one transaction: every write's first round in one round trip, then the further rounds of the
+    /// writes that have them, then one commit. Returns -1 when done, or the index of a write that broke the transaction.
+    /// </summary>
     private async Task<int> TryWriteAsync(List<WriteOperation> operations)
     {
         _connection ??= await _dataSource.OpenConnectionAsync().ConfigureAwait(false);
         await using var transaction = await _connection.BeginTransactionAsync().ConfigureAwait(false);
-        await using var batch = new NpgsqlBatch(_connection, transaction);
-        var owners = new List<int>();
-        for (var i = 0; i < operations.Count; i++)
-        {
-            foreach (var command in operations[i].Commands)
-            {
-                batch.BatchCommands.Add(command.ToBatchCommand());
-                owners.Add(i);
-            }
-        }
-
-        var returnsRows = operations.SelectMany(o => o.Commands).Select(c => c.ReturnsRows).ToList();
-        if (operations.Any(o => o.NotifiesWork))
-        {
-            batch.BatchCommands.Add(new PgCommand("SELECT pg_notify(@channel, '')", returnsRows: true).With("channel", _channel).ToBatchCommand());
-            owners.Add(-1);
-            returnsRows.Add(true);
-        }
-
-        var rowsByCommand = new List<object?[]>[owners.Count];
-        try
-        {
-            await using (var reader = await batch.ExecuteReaderAsync().ConfigureAwait(false))
-            {
-                // The reader yields a result set only for statements that return rows; the others are skipped.
-                var first = true;
-                for (var i = 0; i < owners.Count; i++)
-                {
-                    rowsByCommand[i] = [];
-                    if (!returnsRows[i])
-                    {
-                        continue;
-                    }
-
-                    if (!first)
-                    {
-                        await reader.NextResultAsync().ConfigureAwait(false);
-                    }
-
-                    first = false;
-                    while (await reader.ReadAsync().ConfigureAwait(false))
-                    {
-                        var row = new object?[reader.FieldCount];
-                        reader.GetValues(row!);
-                        for (var c = 0; c < row.Length; c++)
-                        {
-                            row[c] = row[c] is DBNull ? null : row[c];
-                        }
-
-                        rowsByCommand[i].Add(row);
-                    }
-                }
-
-                while (await reader.NextResultAsync().ConfigureAwait(false))
-                {
-                    // Drain, so every statement has run and reported its row count.
-                }
-            }
-        }
-        catch (PostgresException ex) when (ex.BatchCommand is { } failed && !ex.IsTransient)
-        {
-            await transaction.RollbackAsync().ConfigureAwait(false);
-            var owner = owners[batch.BatchCommands.IndexOf(failed)];
-            if (owner < 0)
-            {
-                throw;
-            }
-
-            operations[owner].Fail(ex);
-            return owner;
-        }
-        catch (Exception)
-        {
-            // The connection broke (or worse): nothing of this batch is known to be written; every caller hears so.
-            await ResetConnectionAsync().ConfigureAwait(false);
-            throw;
-        }
-
-        var results = rowsByCommand.Select((rows, i) => new PgResult(rows, batch.BatchCommands[i].RecordsAffected)).ToList();
-        var offset = 0;
         foreach (var operation in operations)
         {
-            // Fenced writes wrote nothing when their lease was lost, so a failed interpretation leaves the rest intact.
-            operation.Interpret(results.GetRange(offset, operation.Commands.Count));
-            offset += operation.Commands.Count;
+            operation.Begin();
+        }
+
+        var notified = false;
+        var active = operations.Select((o, i) => (Operation: o, Index: i)).ToList();
+        while (active.Count > 0)
+        {
+            var notify = !notified && active.Any(a => a.Operation.NotifiesWork);
+            notified |= notify;
+            var culprit = await RunRoundAsync(transaction, active, notify).ConfigureAwait(false);
+            if (culprit >= 0)
+            {
+                return culprit;
+            }
+
+            active.RemoveAll(a => a.Operation.IsDone);
         }
 
         try
@@ -202,6 +143,100 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
         return -1;
     }
 
+    /// <summary>Sends the current round of every active write as one batch and hands each its results.</summary>
+    private async Task<int> RunRoundAsync(NpgsqlTransaction transaction, List<(WriteOperation Operation, int Index)> active, bool notify)
+    {
+        await using var batch = new NpgsqlBatch(_connection, transaction);
+        var owners = new List<int>();
+        var returnsRows = new List<bool>();
+        foreach (var (operation, index) in active)
+        {
+            foreach (var command in operation.Commands)
+            {
+                batch.BatchCommands.Add(command.ToBatchCommand());
+                owners.Add(index);
+                returnsRows.Add(command.ReturnsRows);
+            }
+        }
+
+        if (notify)
+        {
+            batch.BatchCommands.Add(new PgCommand("SELECT pg_notify(@channel, '')", returnsRows: true).With("channel", _channel).ToBatchCommand());
+            owners.Add(-1);
+            returnsRows.Add(true);
+        }
+
+        var rowsByCommand = new List<object?[]>[owners.Count];
+        try
+        {
+            await using var reader = await batch.ExecuteReaderAsync().ConfigureAwait(false);
+
+            // The reader yields a result set only for statements that return rows; the others are skipped.
+            var first = true;
+            for (var i = 0; i < owners.Count; i++)
+            {
+                rowsByCommand[i] = [];
+                if (!returnsRows[i])
+                {
+                    continue;
+                }
+
+                if (!first)
+                {
+                    await reader.NextResultAsync().ConfigureAwait(false);
+                }
+
+                first = false;
+                while (await reader.ReadAsync().ConfigureAwait(false))
+                {
+                    var row = new object?[reader.FieldCount];
+                    reader.GetValues(row!);
+                    for (var c = 0; c < row.Length; c++)
+                    {
+                        row[c] = row[c] is DBNull ? null : row[c];
+                    }
+
+                    rowsByCommand[i].Add(row);
+                }
+            }
+
+            while (await reader.NextResultAsync().ConfigureAwait(false))
+            {
+                // Drain, so every statement has run and reported its row count.
+            }
+        }
+        catch (PostgresException ex) when (ex.BatchCommand is { } failed && !ex.IsTransient)
+        {
+            await transaction.RollbackAsync().ConfigureAwait(false);
+            var owner = owners[batch.BatchCommands.IndexOf(failed)];
+            if (owner < 0)
+            {
+                throw;
+            }
+
+            active.Single(a => a.Index == owner).Operation.Fail(ex);
+            return owner;
+        }
+        catch (Exception)
+        {
+            // The connection broke (or worse): nothing of this batch is known to be written; every caller hears so.
+            await ResetConnectionAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        var results = rowsByCommand.Select((rows, i) => new PgResult(rows, batch.BatchCommands[i].RecordsAffected)).ToList();
+        var offset = 0;
+        foreach (var (operation, _) in active)
+        {
+            // Fenced writes wrote nothing when their lease was lost, so a failed interpretation leaves the rest intact.
+            var count = operation.Commands.Count;
+            operation.Continue(results.GetRange(offset, count));
+            offset += count;
+        }
+
+        return -1;
+    }
+
     private async Task ResetConnectionAsync()
     {
         var connection = _connection;
@@ -219,37 +254,68 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
         }
     }
 
-    private abstract class WriteOperation(IReadOnlyList<PgCommand> commands, bool notifiesWork)
+    private abstract class WriteOperation
     {
-        public IReadOnlyList<PgCommand> Commands { get; } = commands;
+        /// <summary>The statements of the current round.</summary>
+        public abstract IReadOnlyList<PgCommand> Commands { get; }
 
-        public bool NotifiesWork { get; } = notifiesWork;
+        public abstract bool NotifiesWork { get; }
 
-        public abstract void Interpret(IReadOnlyList<PgResult> results);
+        public abstract bool IsDone { get; }
+
+        /// <summary>Starts (again, when a batch is sent again) from the first round.</summary>
+        public abstract void Begin();
+
+        /// <summary>Takes the current round's results: the answer (or an error), or the next round.</summary>
+        public abstract void Continue(IReadOnlyList<PgResult> results);
 
         public abstract void Complete();
 
         public abstract void Fail(Exception exception);
     }
 
-    private sealed class WriteOperation<T>(IReadOnlyList<PgCommand> commands, Func<IReadOnlyList<PgResult>, T> interpret, bool notifiesWork)
-        : WriteOperation(commands, notifiesWork)
+    private sealed class WriteOperation<T>(PgRound<T> first) : WriteOperation
     {
         private readonly TaskCompletionSource<T> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private PgRound<T>? _round;
+        private bool _notifies;
         private T _result = default!;
         private Exception? _error;
 
         public Task<T> Task => _completion.Task;
 
-        public override void Interpret(IReadOnlyList<PgResult> results)
+        public override IReadOnlyList<PgCommand> Commands => _round?.Commands ?? [];
+
+        public override bool NotifiesWork => _notifies;
+
+        public override bool IsDone => _round is null;
+
+        public override void Begin()
+        {
+            _round = first;
+            _notifies = first.NotifiesWork;
+            _error = null;
+            _result = default!;
+        }
+
+        public override void Continue(IReadOnlyList<PgResult> results)
         {
             try
             {
-                _error = null;
-                _result = interpret(results);
+                var next = _round!.Then(results);
+                _round = next.Round;
+                if (_round is null)
+                {
+                    _result = next.Value;
+                }
+                else
+                {
+                    _notifies |= _round.NotifiesWork;
+                }
             }
             catch (Exception ex)
             {
+                _round = null;
                 _error = ex;
             }
         }

@@ -58,18 +58,144 @@ internal static class PostgreSqlWrites
     public static PgCommand InsertRuns(string s, IReadOnlyList<NewRun> runs) =>
         new PgCommand($"""
                 WITH new AS (
-                    SELECT * FROM unnest(@ids, @functions, @inputs, @events, @created, @available)
-                        AS t(id, function_id, input, event_id, created_at, available_at)),
+                    SELECT * FROM unnest(@ids, @functions, @inputs, @events, @created, @available, @parents, @steps, @indexes, @tokens)
+                        AS t(id, function_id, input, event_id, created_at, available_at, parent_run_id, parent_step, parent_index, token)),
                 inserted AS (
-                    INSERT INTO {s}.runs (id, function_id, status, input, attempt, event_id, created_at)
-                    SELECT id, function_id, 0, input, 0, event_id, created_at FROM new)
+                    INSERT INTO {s}.runs (id, function_id, status, input, attempt, event_id, created_at, parent_run_id, parent_step, parent_index)
+                    SELECT id, function_id, 0, input, 0, event_id, created_at, parent_run_id, parent_step, parent_index FROM new)
                 INSERT INTO {s}.queue (run_id, function_id, available_at, owner, token)
-                SELECT id, function_id, available_at, NULL, 0 FROM new
+                SELECT id, function_id, available_at, NULL, token FROM new
                 """)
             .With("ids", runs.Select(r => r.Id).ToArray())
             .With("functions", runs.Select(r => r.FunctionId).ToArray())
             .With("inputs", runs.Select(r => r.InputJson).ToArray())
             .With("events", runs.Select(r => r.EventId).ToArray())
             .With("created", runs.Select(r => Ms(r.CreatedAt)).ToArray())
-            .With("available", runs.Select(r => Ms(r.AvailableAt)).ToArray());
+            .With("available", runs.Select(r => Ms(r.AvailableAt)).ToArray())
+            .With("parents", runs.Select(r => r.Parent?.RunId).ToArray())
+            .With("steps", runs.Select(r => r.Parent?.StepKey).ToArray())
+            .With("indexes", runs.Select(r => r.Parent?.Index).ToArray())
+
+            // The first claim makes the token 1, which tells the worker there is no journal to read; a run that starts
+            // with a journal (re-run from a step) starts at 1, so its first claim reads it.
+            .With("tokens", runs.Select(r => r.Journal is { Count: > 0 } ? 1L : 0L).ToArray());
+
+    /// <summary>Journal entries of a run, written as they are (for runs that start with a journal).</summary>
+    public static PgCommand InsertSteps(string s, string runId, IReadOnlyList<StepRecord> steps) =>
+        new PgCommand($"""
+                INSERT INTO {s}.steps (run_id, key, kind, status, output, error, attempts, started_at, ended_at, wake_at)
+                SELECT @run, * FROM unnest(@keys, @kinds, @statuses, @outputs, @errors, @attempts, @started, @ended, @wake)
+                """)
+            .With("run", runId)
+            .With("keys", steps.Select(x => x.Key).ToArray())
+            .With("kinds", steps.Select(x => (int)x.Kind).ToArray())
+            .With("statuses", steps.Select(x => (int)x.Status).ToArray())
+            .With("outputs", steps.Select(x => x.OutputJson).ToArray())
+            .With("errors", steps.Select(x => ErrorToDb(x.Error)).ToArray())
+            .With("attempts", steps.Select(x => x.Attempts).ToArray())
+            .With("started", steps.Select(x => Ms(x.StartedAt)).ToArray())
+            .With("ended", steps.Select(x => MsOrNull(x.EndedAt)).ToArray())
+            .With("wake", steps.Select(x => MsOrNull(x.WakeAt)).ToArray());
+
+    /// <summary>
+    /// The waits the given events may resolve: by name and match value through the index (the match paths in use come
+    /// from wait_paths), and the waits with only a condition. Rows: event index, run id, step key, condition, run input.
+    /// </summary>
+    public static PgCommand FindWaits(string s, IReadOnlyList<EventRecord> events) =>
+        new PgCommand($"""
+                SELECT e.idx - 1, w.run_id, w.step_key, w.condition, CASE WHEN w.condition IS NULL THEN NULL ELSE r.input END
+                FROM unnest(@names, @data) WITH ORDINALITY AS e(name, data, idx)
+                JOIN {s}.wait_paths p ON p.event_name = e.name
+                JOIN {s}.waits w ON w.event_name = e.name AND w.match_path = p.match_path AND w.match_value = {s}.match_value(e.data, p.match_path)
+                JOIN {s}.runs r ON r.id = w.run_id
+                UNION ALL
+                SELECT e.idx - 1, w.run_id, w.step_key, w.condition, r.input
+                FROM unnest(@names) WITH ORDINALITY AS e(name, idx)
+                JOIN {s}.waits w ON w.event_name = e.name AND w.match_path IS NULL
+                JOIN {s}.runs r ON r.id = w.run_id
+                """, returnsRows: true)
+            .With("names", events.Select(e => e.Name).ToArray())
+            .With("data", events.Select(e => e.DataJson).ToArray());
+
+    /// <summary>
+    /// The round that resolves the waits chosen among <paramref name="candidates"/> (rows of <see cref="FindWaits"/>) for
+    /// the events that were accepted, or null when there are none.
+    /// </summary>
+    public static PgCommand? ResolveWaits(string s, IReadOnlyList<EventRecord> events, IReadOnlyList<bool> accepted, PgResult candidates, DateTimeOffset now)
+    {
+        var found = candidates.Rows
+            .Select(r => new WaitCandidate((int)(long)r[0]!, (string)r[1]!, (string)r[2]!, (string?)r[3], (string?)r[4]))
+            .Where(c => accepted[c.EventIndex])
+            .ToList();
+        var chosen = WaitMatching.Choose(events, found);
+        if (chosen.Count == 0)
+        {
+            return null;
+        }
+
+        return new PgCommand($"""
+                WITH pick AS (SELECT * FROM unnest(@runs, @keys, @outputs) AS t(run_id, step_key, output)),
+                gone AS (
+                    DELETE FROM {s}.waits w USING pick p WHERE w.run_id = p.run_id AND w.step_key = p.step_key
+                    RETURNING w.run_id, w.step_key),
+                stepped AS (
+                    UPDATE {s}.steps st SET status = 0, output = p.output, ended_at = @now
+                    FROM gone g JOIN pick p ON p.run_id = g.run_id AND p.step_key = g.step_key
+                    WHERE st.run_id = g.run_id AND st.key = g.step_key),
+                {Wake(s)}
+                SELECT COUNT(*) FROM gone
+                """, returnsRows: true)
+            .With("runs", chosen.Select(c => c.Wait.RunId).ToArray())
+            .With("keys", chosen.Select(c => c.Wait.StepKey).ToArray())
+            .With("outputs", chosen.Select(c => WaitMatching.ResultJson(c.Event)).ToArray())
+            .With("now", Ms(now));
+    }
+
+    /// <summary>
+    /// Reports a child run's end to its parent's wait; the last child resolves it (an invoke with the child's outcome, a
+    /// batch with a completed entry whose results the parent reads from its children) and wakes the parent.
+    /// </summary>
+    public static PgCommand ReportToParent(string s, string parentRunId, string stepKey, string childRunId, RunStatus status, string? output, RunError? error, DateTimeOffset now)
+    {
+        var completed = status == RunStatus.Completed;
+        return new PgCommand($"""
+                WITH counted AS (
+                    UPDATE {s}.waits SET pending = pending - 1 WHERE run_id = @parent AND step_key = @step
+                    RETURNING run_id, step_key, kind, pending),
+                gone AS (
+                    DELETE FROM {s}.waits w USING counted c WHERE c.pending <= 0 AND w.run_id = c.run_id AND w.step_key = c.step_key
+                    RETURNING w.run_id, w.step_key, w.kind),
+                stepped AS (
+                    UPDATE {s}.steps st SET
+                        status = CASE WHEN g.kind = 1 AND NOT @completed THEN 1 ELSE 0 END,
+                        output = CASE WHEN g.kind = 1 AND @completed THEN @output END,
+                        error = CASE WHEN g.kind = 1 AND NOT @completed THEN @error END,
+                        ended_at = @now
+                    FROM gone g WHERE st.run_id = g.run_id AND st.key = g.step_key),
+                {Wake(s)}
+                SELECT COUNT(*) FROM gone
+                """, returnsRows: true)
+            .With("parent", parentRunId).With("step", stepKey).With("completed", completed)
+            .With("output", completed ? output : null)
+            .With("error", completed ? null : ErrorToDb(ChildError(childRunId, status, error)))
+            .With("now", Ms(now));
+    }
+
+    /// <summary>The error a parent sees for a child that did not complete.</summary>
+    public static RunError ChildError(string childRunId, RunStatus status, RunError? error) =>
+        error ?? new RunError("Baton.ChildRunEnded", $"Child run {childRunId} ended {status.ToWireName()}.");
+
+    /// <summary>
+    /// CTEs that wake the runs whose waits the CTE <c>gone</c> removed: due now if suspended; marked woken if still
+    /// leased, so their suspension makes them due at once. Needs <c>@now</c>.
+    /// </summary>
+    private static string Wake(string s) => $"""
+        woken AS (
+            UPDATE {s}.queue q SET woken = 1,
+                available_at = CASE WHEN q.owner IS NULL AND q.available_at > @now THEN @now ELSE q.available_at END
+            FROM (SELECT DISTINCT run_id FROM gone) g WHERE q.run_id = g.run_id
+            RETURNING q.run_id, q.owner IS NULL AS unleased),
+        requeued AS (
+            UPDATE {s}.runs r SET status = 0 FROM woken WHERE r.id = woken.run_id AND woken.unleased)
+        """;
 }

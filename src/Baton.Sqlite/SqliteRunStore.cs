@@ -61,6 +61,46 @@ internal sealed class SqliteRunStore(SqliteDatabase database) : IRunStore
             return runs + events;
         });
 
+    public Task<IReadOnlyList<ChildResult>> GetChildrenAsync(string parentRunId, string stepKey, CancellationToken cancellationToken)
+    {
+        using var connection = database.OpenRead();
+        using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT parent_index, id, status, output, error FROM runs
+            WHERE parent_run_id = @run AND parent_step = @key ORDER BY parent_index;
+            """;
+        command.With("@run", parentRunId).With("@key", stepKey);
+        using var reader = command.ExecuteReader();
+        var children = new List<ChildResult>();
+        while (reader.Read())
+        {
+            children.Add(new ChildResult(reader.GetInt32(0), reader.GetString(1), (RunStatus)reader.GetInt32(2), StringOrNull(reader, 3), ErrorFromDb(reader, 4)));
+        }
+
+        return Task.FromResult<IReadOnlyList<ChildResult>>(children);
+    }
+
+    public Task<bool> CancelAsync(string runId, RunStatus status, RunError reason, DateTimeOffset now, CancellationToken cancellationToken) =>
+        database.Writer.WriteAsync(w => SqliteWrites.CancelRun(w, runId, status, reason, now));
+
+    internal static StepRecord? ReadStep(Microsoft.Data.Sqlite.SqliteCommand command)
+    {
+        using var reader = command.ExecuteReader();
+        return reader.Read() ? ReadStep(reader) : null;
+    }
+
+    private static StepRecord ReadStep(Microsoft.Data.Sqlite.SqliteDataReader reader) =>
+        new(
+            reader.GetString(0),
+            (StepKind)reader.GetInt32(1),
+            (StepStatus)reader.GetInt32(2),
+            StringOrNull(reader, 3),
+            ErrorFromDb(reader, 4),
+            reader.GetInt32(5),
+            Time0(reader.GetInt64(6)),
+            TimeOrNull(reader, 7),
+            TimeOrNull(reader, 8));
+
     public Task<IReadOnlyList<StepRecord>> GetStepsAsync(string runId, CancellationToken cancellationToken)
     {
         using var connection = database.OpenRead();
@@ -74,16 +114,7 @@ internal sealed class SqliteRunStore(SqliteDatabase database) : IRunStore
         var steps = new List<StepRecord>();
         while (reader.Read())
         {
-            steps.Add(new StepRecord(
-                reader.GetString(0),
-                (StepKind)reader.GetInt32(1),
-                (StepStatus)reader.GetInt32(2),
-                StringOrNull(reader, 3),
-                ErrorFromDb(reader, 4),
-                reader.GetInt32(5),
-                Time0(reader.GetInt64(6)),
-                TimeOrNull(reader, 7),
-                TimeOrNull(reader, 8)));
+            steps.Add(ReadStep(reader));
         }
 
         return Task.FromResult<IReadOnlyList<StepRecord>>(steps);

@@ -68,6 +68,34 @@ internal static class SqliteSchema
         CREATE INDEX runs_ended ON runs(ended_at) WHERE ended_at IS NOT NULL;
         CREATE INDEX events_received ON events(received_at);
         """,
+
+        // 3: durable waits for events and for child runs. "waits" is looked up by (event_name, match_path,
+        // match_value), so one incoming event finds its waiters without a scan; "wait_paths" lists the match paths in
+        // use per event name (a handful), so the incoming event knows which values to compute. "queue.woken" records
+        // that a wait of a leased run was resolved, so its suspension makes it due at once.
+        """
+        ALTER TABLE runs ADD COLUMN parent_run_id TEXT;
+        ALTER TABLE runs ADD COLUMN parent_step TEXT;
+        ALTER TABLE runs ADD COLUMN parent_index INTEGER;
+        CREATE INDEX runs_parent ON runs(parent_run_id, parent_step, parent_index) WHERE parent_run_id IS NOT NULL;
+        ALTER TABLE queue ADD COLUMN woken INTEGER NOT NULL DEFAULT 0;
+        CREATE TABLE waits (
+            run_id TEXT NOT NULL,
+            step_key TEXT NOT NULL,
+            kind INTEGER NOT NULL,
+            event_name TEXT,
+            match_path TEXT,
+            match_value TEXT,
+            condition TEXT,
+            pending INTEGER NOT NULL DEFAULT 0,
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (run_id, step_key)) WITHOUT ROWID;
+        CREATE INDEX waits_event ON waits(event_name, match_path, match_value) WHERE event_name IS NOT NULL;
+        CREATE TABLE wait_paths (
+            event_name TEXT NOT NULL,
+            match_path TEXT NOT NULL,
+            PRIMARY KEY (event_name, match_path)) WITHOUT ROWID;
+        """,
     ];
 
     public static int Version => Migrations.Length;

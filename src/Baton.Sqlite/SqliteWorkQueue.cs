@@ -17,7 +17,7 @@ internal sealed class SqliteWorkQueue(SqliteDatabase database) : IWorkQueue
             var now = database.Time.GetUtcNow();
             var leases = new List<(string RunId, long Token)>();
             using (var reader = w.Command("""
-                    UPDATE queue SET owner = @owner, token = token + 1, available_at = @until
+                    UPDATE queue SET owner = @owner, token = token + 1, available_at = @until, woken = 0
                     WHERE run_id IN (
                         SELECT run_id FROM queue
                         WHERE available_at <= @now AND function_id IN (SELECT value FROM json_each(@functions))
@@ -39,13 +39,13 @@ internal sealed class SqliteWorkQueue(SqliteDatabase database) : IWorkQueue
             {
                 using var reader = w.Command("""
                         UPDATE runs SET status = 1, started_at = COALESCE(started_at, @now) WHERE id = @run
-                        RETURNING function_id, input, attempt, created_at;
+                        RETURNING function_id, input, attempt, created_at, parent_run_id;
                         """)
                     .With("@now", Ms(now)).With("@run", runId)
                     .ExecuteReader();
                 if (reader.Read())
                 {
-                    claimed.Add(new ClaimedRun(new RunLease(runId, owner, token), reader.GetString(0), reader.GetString(1), reader.GetInt32(2), Time0(reader.GetInt64(3))));
+                    claimed.Add(new ClaimedRun(new RunLease(runId, owner, token), reader.GetString(0), reader.GetString(1), reader.GetInt32(2), Time0(reader.GetInt64(3)), StringOrNull(reader, 4)));
                 }
             }
 
@@ -150,20 +150,132 @@ internal sealed class SqliteWorkQueue(SqliteDatabase database) : IWorkQueue
                 .With("@status", (int)completion.Status).With("@output", completion.OutputJson)
                 .With("@error", ErrorToDb(completion.Error)).With("@ended", Ms(completion.EndedAt)).With("@run", lease.RunId)
                 .ExecuteNonQuery();
-            SqliteWrites.AppendEvents(w, completion.Emitted);
+
+            // Waits the function left open (a wait it did not await to the end) die with the run.
+            w.Command("DELETE FROM waits WHERE run_id = @run;").With("@run", lease.RunId).ExecuteNonQuery();
+            SqliteWrites.ReportToParent(w, lease.RunId, completion.Status, completion.OutputJson, completion.Error, completion.EndedAt);
+            SqliteWrites.AppendEvents(w, completion.Emitted, completion.EndedAt);
             return true;
         });
 
-    private static bool Requeue(SqliteWriter w, RunLease lease, DateTimeOffset due, RunStatus status, int? attempt)
+    private bool Requeue(SqliteWriter w, RunLease lease, DateTimeOffset due, RunStatus status, int? attempt)
     {
-        if (w.Command($"UPDATE queue SET owner = NULL, available_at = @due WHERE {Leased};").WithLease(lease).With("@due", Ms(due)).ExecuteNonQuery() != 1)
+        // A wait resolved while the run was still leased ("woken") makes it due now rather than at its timeout.
+        var now = Ms(database.Time.GetUtcNow());
+        var available = w.Command($"""
+                UPDATE queue SET owner = NULL, available_at = CASE WHEN woken = 1 AND @due > @now THEN @now ELSE @due END, woken = 0
+                WHERE {Leased} RETURNING available_at;
+                """).WithLease(lease).With("@due", Ms(due)).With("@now", now).ExecuteScalar();
+        if (available is not long availableAt)
         {
             throw new LeaseLostException(lease.RunId);
         }
 
         w.Command("UPDATE runs SET status = @status, attempt = COALESCE(@attempt, attempt) WHERE id = @run;")
-            .With("@status", (int)status).With("@attempt", attempt).With("@run", lease.RunId)
+            .With("@status", availableAt <= now ? (int)RunStatus.Queued : (int)status).With("@attempt", attempt).With("@run", lease.RunId)
             .ExecuteNonQuery();
         return true;
+    }
+
+    public Task<StepRecord> WaitForEventAsync(RunLease lease, StepRecord waiting, EventWait wait, CancellationToken cancellationToken) =>
+        database.Writer.WriteAsync(w =>
+        {
+            EnsureLeased(w, lease);
+            using var input = System.Text.Json.JsonDocument.Parse(wait.TriggerInputJson);
+            var matchValue = wait.MatchPath is { } path ? WaitMatching.MatchValue(input.RootElement[0].GetProperty("data"), path) : null;
+            if (wait.LookbackFrom is { } from && FindInLookback(w, wait, matchValue, from) is { } earlier)
+            {
+                var resolved = waiting with { Status = StepStatus.Completed, OutputJson = WaitMatching.ResultJson(earlier), EndedAt = database.Time.GetUtcNow() };
+                WriteStep(w, lease.RunId, resolved);
+                return resolved;
+            }
+
+            WriteStep(w, lease.RunId, waiting);
+            w.Command("""
+                    INSERT INTO waits(run_id, step_key, kind, event_name, match_path, match_value, condition, pending, created_at)
+                    VALUES (@run, @key, 0, @name, @path, @value, @condition, 0, @now);
+                    """)
+                .With("@run", lease.RunId).With("@key", waiting.Key).With("@name", wait.EventName).With("@path", wait.MatchPath)
+                .With("@value", matchValue).With("@condition", wait.Condition).With("@now", Ms(waiting.StartedAt))
+                .ExecuteNonQuery();
+            if (wait.MatchPath is not null)
+            {
+                w.Command("INSERT INTO wait_paths(event_name, match_path) VALUES (@name, @path) ON CONFLICT DO NOTHING;")
+                    .With("@name", wait.EventName).With("@path", wait.MatchPath).ExecuteNonQuery();
+            }
+
+            return waiting;
+        });
+
+    public Task<StepRecord> ExpireWaitAsync(RunLease lease, StepRecord expired, CancellationToken cancellationToken) =>
+        database.Writer.WriteAsync(w =>
+        {
+            EnsureLeased(w, lease);
+            if (w.Command("DELETE FROM waits WHERE run_id = @run AND step_key = @key;").With("@run", lease.RunId).With("@key", expired.Key).ExecuteNonQuery() == 1)
+            {
+                WriteStep(w, lease.RunId, expired);
+                return expired;
+            }
+
+            // The wait was resolved first: its outcome stands.
+            return SqliteRunStore.ReadStep(w.Command("""
+                    SELECT key, kind, status, output, error, attempts, started_at, ended_at, wake_at
+                    FROM steps WHERE run_id = @run AND key = @key;
+                    """).With("@run", lease.RunId).With("@key", expired.Key)) ?? expired;
+        });
+
+    public Task StartChildrenAsync(RunLease lease, StepRecord waiting, WaitKind kind, IReadOnlyList<NewRun> children, CancellationToken cancellationToken) =>
+        database.Writer.WriteAsync(w =>
+        {
+            EnsureLeased(w, lease);
+            WriteStep(w, lease.RunId, waiting);
+            w.Command("INSERT INTO waits(run_id, step_key, kind, pending, created_at) VALUES (@run, @key, @kind, @pending, @now);")
+                .With("@run", lease.RunId).With("@key", waiting.Key).With("@kind", (int)kind).With("@pending", children.Count)
+                .With("@now", Ms(waiting.StartedAt))
+                .ExecuteNonQuery();
+            foreach (var child in children)
+            {
+                SqliteWrites.InsertRun(w, child);
+            }
+
+            return true;
+        });
+
+    private static void EnsureLeased(SqliteWriter w, RunLease lease)
+    {
+        if (w.Command($"SELECT 1 FROM queue WHERE {Leased};").WithLease(lease).ExecuteScalar() is null)
+        {
+            throw new LeaseLostException(lease.RunId);
+        }
+    }
+
+    private static void WriteStep(SqliteWriter w, string runId, StepRecord step) => SqliteWrites.WriteStep(w, runId, step);
+
+    /// <summary>The first event received since <paramref name="from"/> that the wait would have matched.</summary>
+    private static EventRecord? FindInLookback(SqliteWriter w, EventWait wait, string? matchValue, DateTimeOffset from)
+    {
+        if (wait.MatchPath is not null && matchValue is null)
+        {
+            return null;
+        }
+
+        var events = new List<EventRecord>();
+        using (var reader = w.Command("""
+                SELECT id, name, data, ts, received_at FROM events
+                WHERE name = @name AND received_at >= @from ORDER BY received_at LIMIT 10000;
+                """).With("@name", wait.EventName).With("@from", Ms(from)).ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                var data = reader.GetString(2);
+                if (wait.MatchPath is null || WaitMatching.MatchValue(data, wait.MatchPath) == matchValue)
+                {
+                    events.Add(new EventRecord(reader.GetString(0), reader.GetString(1), data, Time0(reader.GetInt64(3)), Time0(reader.GetInt64(4))));
+                }
+            }
+        }
+
+        var candidates = events.Select((_, i) => new WaitCandidate(i, "", "", wait.Condition, wait.TriggerInputJson)).ToList();
+        return WaitMatching.Choose(events, candidates) is [var (_, first), ..] ? first : null;
     }
 }

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Baton.Storage;
 using static Baton.Sqlite.SqliteDatabase;
 
@@ -6,9 +7,14 @@ namespace Baton.Sqlite;
 /// <summary>Statements shared by several stores, run inside the writer's transaction.</summary>
 internal static class SqliteWrites
 {
-    public static bool[] AppendEvents(SqliteWriter writer, IReadOnlyList<EventAppend> appends)
+    /// <summary>
+    /// Appends events and, for each new one, its runs; then resolves the waits the new events match, in the same
+    /// transaction, so an accepted event can never miss a waiter registered before it.
+    /// </summary>
+    public static bool[] AppendEvents(SqliteWriter writer, IReadOnlyList<EventAppend> appends, DateTimeOffset now)
     {
         var accepted = new bool[appends.Count];
+        var fresh = new List<EventRecord>();
         for (var i = 0; i < appends.Count; i++)
         {
             var e = appends[i].Event;
@@ -21,6 +27,7 @@ internal static class SqliteWrites
             // A repeated event id was accepted before, with its runs: start none again.
             if (accepted[i])
             {
+                fresh.Add(e);
                 foreach (var run in appends[i].Runs)
                 {
                     InsertRun(writer, run);
@@ -28,18 +35,229 @@ internal static class SqliteWrites
             }
         }
 
+        ResolveEventWaits(writer, fresh, now);
         return accepted;
     }
 
     public static void InsertRun(SqliteWriter writer, NewRun run)
     {
-        writer.Command(
-                "INSERT INTO runs(id, function_id, status, input, attempt, event_id, created_at) VALUES (@id, @fn, 0, @input, 0, @event, @created);")
+        writer.Command("""
+                INSERT INTO runs(id, function_id, status, input, attempt, event_id, created_at, parent_run_id, parent_step, parent_index)
+                VALUES (@id, @fn, 0, @input, 0, @event, @created, @parent, @step, @index);
+                """)
             .With("@id", run.Id).With("@fn", run.FunctionId).With("@input", run.InputJson)
             .With("@event", run.EventId).With("@created", Ms(run.CreatedAt))
+            .With("@parent", run.Parent?.RunId).With("@step", run.Parent?.StepKey).With("@index", run.Parent?.Index)
             .ExecuteNonQuery();
-        writer.Command("INSERT INTO queue(run_id, function_id, available_at, owner, token) VALUES (@id, @fn, @available, NULL, 0);")
+        // The first claim of a run makes its lease token 1, which tells the worker there is no journal to read; a run that
+        // starts with a journal (re-run from a step) starts at 1, so its first claim reads it.
+        writer.Command("INSERT INTO queue(run_id, function_id, available_at, owner, token) VALUES (@id, @fn, @available, NULL, @token);")
             .With("@id", run.Id).With("@fn", run.FunctionId).With("@available", Ms(run.AvailableAt))
+            .With("@token", run.Journal is { Count: > 0 } ? 1 : 0)
             .ExecuteNonQuery();
+        foreach (var step in run.Journal ?? [])
+        {
+            WriteStep(writer, run.Id, step);
+        }
+    }
+
+    public static void WriteStep(SqliteWriter w, string runId, StepRecord step) =>
+        w.Command("""
+                INSERT INTO steps(run_id, key, kind, status, output, error, attempts, started_at, ended_at, wake_at)
+                VALUES (@run, @key, @kind, @status, @output, @error, @attempts, @started, @ended, @wake)
+                ON CONFLICT(run_id, key) DO UPDATE SET
+                    kind = excluded.kind, status = excluded.status, output = excluded.output, error = excluded.error,
+                    attempts = excluded.attempts, ended_at = excluded.ended_at, wake_at = excluded.wake_at;
+                """)
+            .With("@run", runId)
+            .With("@key", step.Key).With("@kind", (int)step.Kind).With("@status", (int)step.Status)
+            .With("@output", step.OutputJson).With("@error", ErrorToDb(step.Error)).With("@attempts", step.Attempts)
+            .With("@started", Ms(step.StartedAt)).With("@ended", MsOrNull(step.EndedAt)).With("@wake", MsOrNull(step.WakeAt))
+            .ExecuteNonQuery();
+
+    /// <summary>Finds the waits the events match (by index on name and match value), checks conditions, resolves them.</summary>
+    private static void ResolveEventWaits(SqliteWriter writer, List<EventRecord> events, DateTimeOffset now)
+    {
+        if (events.Count == 0)
+        {
+            return;
+        }
+
+        var candidates = new List<WaitCandidate>();
+        var paths = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        for (var i = 0; i < events.Count; i++)
+        {
+            var e = events[i];
+            if (!paths.TryGetValue(e.Name, out var names))
+            {
+                names = [];
+                using (var reader = writer.Command("SELECT match_path FROM wait_paths WHERE event_name = @name;").With("@name", e.Name).ExecuteReader())
+                {
+                    while (reader.Read())
+                    {
+                        names.Add(reader.GetString(0));
+                    }
+                }
+
+                paths[e.Name] = names;
+            }
+
+            if (names.Count > 0)
+            {
+                using var data = JsonDocument.Parse(e.DataJson);
+                foreach (var path in names)
+                {
+                    if (WaitMatching.MatchValue(data.RootElement, path) is { } value)
+                    {
+                        ReadCandidates(writer.Command("""
+                                SELECT w.run_id, w.step_key, w.condition, CASE WHEN w.condition IS NULL THEN NULL ELSE r.input END
+                                FROM waits w JOIN runs r ON r.id = w.run_id
+                                WHERE w.event_name = @name AND w.match_path = @path AND w.match_value = @value;
+                                """).With("@name", e.Name).With("@path", path).With("@value", value), i, candidates);
+                    }
+                }
+            }
+
+            ReadCandidates(writer.Command("""
+                    SELECT w.run_id, w.step_key, w.condition, r.input
+                    FROM waits w JOIN runs r ON r.id = w.run_id
+                    WHERE w.event_name = @name AND w.match_path IS NULL;
+                    """).With("@name", e.Name), i, candidates);
+        }
+
+        foreach (var (wait, e) in WaitMatching.Choose(events, candidates))
+        {
+            ResolveWait(writer, wait.RunId, wait.StepKey, StepStatus.Completed, WaitMatching.ResultJson(e), null, now);
+        }
+    }
+
+    private static void ReadCandidates(Microsoft.Data.Sqlite.SqliteCommand command, int eventIndex, List<WaitCandidate> into)
+    {
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            into.Add(new WaitCandidate(eventIndex, reader.GetString(0), reader.GetString(1), StringOrNull(reader, 2), StringOrNull(reader, 3)));
+        }
+    }
+
+    /// <summary>
+    /// Resolves an open wait: removes it, records its outcome in the journal, and wakes the run. Returns false when the
+    /// wait is gone (resolved or expired first), so exactly one outcome is recorded.
+    /// </summary>
+    public static bool ResolveWait(SqliteWriter writer, string runId, string stepKey, StepStatus status, string? output, RunError? error, DateTimeOffset now)
+    {
+        if (writer.Command("DELETE FROM waits WHERE run_id = @run AND step_key = @key;").With("@run", runId).With("@key", stepKey).ExecuteNonQuery() != 1)
+        {
+            return false;
+        }
+
+        writer.Command("UPDATE steps SET status = @status, output = @output, error = @error, ended_at = @now WHERE run_id = @run AND key = @key;")
+            .With("@status", (int)status).With("@output", output).With("@error", ErrorToDb(error)).With("@now", Ms(now))
+            .With("@run", runId).With("@key", stepKey)
+            .ExecuteNonQuery();
+        Wake(writer, runId, now);
+        return true;
+    }
+
+    /// <summary>
+    /// Makes a suspended run due now. A run that is leased (still executing, about to suspend) is marked woken instead,
+    /// so its suspension puts it back due at once rather than at its timeout.
+    /// </summary>
+    private static void Wake(SqliteWriter writer, string runId, DateTimeOffset now)
+    {
+        var unleased = writer.Command("""
+                UPDATE queue SET woken = 1, available_at = CASE WHEN owner IS NULL AND available_at > @now THEN @now ELSE available_at END
+                WHERE run_id = @run RETURNING owner IS NULL;
+                """).With("@run", runId).With("@now", Ms(now)).ExecuteScalar();
+        if (unleased is long and 1)
+        {
+            writer.Command("UPDATE runs SET status = 0 WHERE id = @run;").With("@run", runId).ExecuteNonQuery();
+        }
+    }
+
+    /// <summary>
+    /// Reports the end of a child run to its parent's wait: the last child of the wait resolves it (an invoke with the
+    /// child's outcome, a batch with a completed entry whose results the parent reads from its children).
+    /// </summary>
+    public static void ReportToParent(SqliteWriter writer, string childRunId, RunStatus status, string? output, RunError? error, DateTimeOffset now)
+    {
+        string parent, step;
+        using (var reader = writer.Command("SELECT parent_run_id, parent_step FROM runs WHERE id = @run AND parent_run_id IS NOT NULL;").With("@run", childRunId).ExecuteReader())
+        {
+            if (!reader.Read())
+            {
+                return;
+            }
+
+            (parent, step) = (reader.GetString(0), reader.GetString(1));
+        }
+
+        long pending, kind;
+        using (var reader = writer.Command("UPDATE waits SET pending = pending - 1 WHERE run_id = @run AND step_key = @key RETURNING pending, kind;")
+                   .With("@run", parent).With("@key", step).ExecuteReader())
+        {
+            if (!reader.Read())
+            {
+                // The parent no longer waits (its wait timed out, or it ended): nothing to report.
+                return;
+            }
+
+            (pending, kind) = (reader.GetInt64(0), reader.GetInt64(1));
+        }
+
+        if (pending > 0)
+        {
+            return;
+        }
+
+        if ((WaitKind)kind == WaitKind.Invoke)
+        {
+            var completed = status == RunStatus.Completed;
+            ResolveWait(writer, parent, step, completed ? StepStatus.Completed : StepStatus.Failed, completed ? output : null,
+                completed ? null : ChildError(childRunId, status, error), now);
+        }
+        else
+        {
+            ResolveWait(writer, parent, step, StepStatus.Completed, null, null, now);
+        }
+    }
+
+    /// <summary>The error a parent sees for a child that did not complete.</summary>
+    public static RunError ChildError(string childRunId, RunStatus status, RunError? error) =>
+        error ?? new RunError("Baton.ChildRunEnded", $"Child run {childRunId} ended {status.ToWireName()}.");
+
+    /// <summary>
+    /// Ends an unfinished run (cancelled, timed out, expired), removes its waits, reports to its parent and cancels its
+    /// unfinished descendants. Returns false when the run was not in the queue (already ended).
+    /// </summary>
+    public static bool CancelRun(SqliteWriter writer, string runId, RunStatus status, RunError reason, DateTimeOffset now)
+    {
+        if (writer.Command("DELETE FROM queue WHERE run_id = @run;").With("@run", runId).ExecuteNonQuery() != 1)
+        {
+            return false;
+        }
+
+        writer.Command("UPDATE runs SET status = @status, error = @error, ended_at = @now WHERE id = @run;")
+            .With("@status", (int)status).With("@error", ErrorToDb(reason)).With("@now", Ms(now)).With("@run", runId)
+            .ExecuteNonQuery();
+        writer.Command("DELETE FROM waits WHERE run_id = @run;").With("@run", runId).ExecuteNonQuery();
+        ReportToParent(writer, runId, status, null, reason, now);
+
+        var children = new List<string>();
+        using (var reader = writer.Command("SELECT id FROM runs WHERE parent_run_id = @run AND ended_at IS NULL;").With("@run", runId).ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                children.Add(reader.GetString(0));
+            }
+        }
+
+        var inherited = new RunError("Baton.ParentCancelled", $"Cancelled with its parent run {runId}: {reason.Message}");
+        foreach (var child in children)
+        {
+            CancelRun(writer, child, RunStatus.Cancelled, inherited, now);
+        }
+
+        return true;
     }
 }

@@ -16,6 +16,73 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
     public Task<string> TriggerAsync(string functionId, object? payload = null, CancellationToken cancellationToken = default) =>
         engine.TriggerAsync(functionId, payload, cancellationToken);
 
+    public async Task<T?> TriggerAndWaitAsync<T>(string functionId, object? payload, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        var runId = await engine.TriggerAsync(functionId, payload, cancellationToken).ConfigureAwait(false);
+        var run = await WaitForRunAsync(runId, timeout, cancellationToken).ConfigureAwait(false);
+        return run.Status == RunStatus.Completed ? run.GetOutput<T>(engine.Json) : throw new RunFailedException(run);
+    }
+
+    public Task<IReadOnlyList<string>> BatchTriggerAsync(string functionId, IEnumerable<object?> payloads, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(payloads);
+        return engine.BatchTriggerAsync(functionId, [.. payloads], cancellationToken);
+    }
+
+    public async Task<bool> CancelAsync(string runId, string? reason = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(runId);
+        var error = new RunError("Baton.RunCancelled", "Cancelled by a client" + (string.IsNullOrWhiteSpace(reason) ? "." : ": " + reason));
+        if (await engine.CancelAsync(runId, RunStatus.Cancelled, error, cancellationToken).ConfigureAwait(false))
+        {
+            return true;
+        }
+
+        return await engine.Storage.Runs.GetAsync(runId, cancellationToken).ConfigureAwait(false) is not null
+            ? false
+            : throw new KeyNotFoundException($"There is no run with id '{runId}'.");
+    }
+
+    public async Task<string> ReplayAsync(string runId, CancellationToken cancellationToken = default)
+    {
+        var run = await ReadRunAsync(runId, cancellationToken).ConfigureAwait(false);
+        return await CreateRunLikeAsync(run, null, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<string> RerunFromStepAsync(string runId, string stepId, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(stepId);
+        var run = await ReadRunAsync(runId, cancellationToken).ConfigureAwait(false);
+        var steps = await engine.Storage.Runs.GetStepsAsync(runId, cancellationToken).ConfigureAwait(false);
+        var at = steps.ToList().FindIndex(s => s.Key == stepId);
+        if (at < 0)
+        {
+            throw new KeyNotFoundException(
+                $"Run '{runId}' has no step '{stepId}'. Its steps: {(steps.Count == 0 ? "none" : string.Join(", ", steps.Select(s => s.Key)))}.");
+        }
+
+        // Only what had completed before the step is kept; the step itself and everything after it run again.
+        var kept = steps.Take(at).Where(s => s.Status == StepStatus.Completed).ToList();
+        return await CreateRunLikeAsync(run, kept, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<RunRecord> ReadRunAsync(string runId, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(runId);
+        await engine.EnsureStartedAsync().ConfigureAwait(false);
+        return await engine.Storage.Runs.GetAsync(runId, cancellationToken).ConfigureAwait(false)
+            ?? throw new KeyNotFoundException($"There is no run with id '{runId}'.");
+    }
+
+    private async Task<string> CreateRunLikeAsync(RunRecord run, IReadOnlyList<StepRecord>? journal, CancellationToken cancellationToken)
+    {
+        var now = engine.Time.GetUtcNow();
+        var copy = new NewRun(Ids.New(engine.Time), run.FunctionId, run.InputJson, now, now, null, null, journal is { Count: > 0 } ? journal : null);
+        await engine.Storage.Runs.CreateAsync([copy], cancellationToken).ConfigureAwait(false);
+        engine.WorkAvailable.Set();
+        return copy.Id;
+    }
+
     public async Task<RunInfo?> GetRunAsync(string runId, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(runId);

@@ -28,4 +28,34 @@ public interface IBatonClient
     /// <exception cref="TimeoutException">The run did not end within <paramref name="timeout"/>.</exception>
     /// <exception cref="KeyNotFoundException">There is no such run.</exception>
     Task<RunInfo> WaitForRunAsync(string runId, TimeSpan timeout, CancellationToken cancellationToken = default);
+
+    /// <summary>Starts a run of a function and waits for its output.</summary>
+    /// <exception cref="RunFailedException">The run ended without completing (its error is in the exception).</exception>
+    /// <exception cref="TimeoutException">The run did not end within <paramref name="timeout"/> (it goes on).</exception>
+    /// <exception cref="UnknownFunctionException">No function has that id.</exception>
+    Task<T?> TriggerAndWaitAsync<T>(string functionId, object? payload, TimeSpan timeout, CancellationToken cancellationToken = default);
+
+    /// <summary>Starts one run per payload, atomically (all or none). Returns the run ids in payload order.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">No payloads, or more than <see cref="BatonOptions.MaxBatchSize"/>.</exception>
+    /// <exception cref="UnknownFunctionException">No function has that id.</exception>
+    Task<IReadOnlyList<string>> BatchTriggerAsync(string functionId, IEnumerable<object?> payloads, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Cancels a run that has not ended, wherever it is (queued, waiting, running), and its unfinished child runs. A running
+    /// execution sees its <see cref="FunctionContext.CancellationToken"/> cancelled. The reason is recorded as the run's
+    /// error. Returns false when the run had already ended.
+    /// </summary>
+    /// <exception cref="KeyNotFoundException">There is no such run.</exception>
+    Task<bool> CancelAsync(string runId, string? reason = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Starts a new run of the same function with the same input. Returns the new run's id.</summary>
+    /// <exception cref="KeyNotFoundException">There is no such run.</exception>
+    Task<string> ReplayAsync(string runId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Starts a new run of the same function with the same input whose journal holds the completed steps recorded before
+    /// <paramref name="stepId"/>: those return their results without running, and the run executes again from that step.
+    /// </summary>
+    /// <exception cref="KeyNotFoundException">There is no such run, or its journal has no step with that id.</exception>
+    Task<string> RerunFromStepAsync(string runId, string stepId, CancellationToken cancellationToken = default);
 }

@@ -18,6 +18,18 @@ public enum RunStatus
     /// <summary>Finished with an error after its retries.</summary>
     Failed = 4,
 
-    /// <summary>Cancelled before it finished.</summary>
+    /// <summary>Cancelled before it finished (by a client, a parent, or a cancel rule); the error says by whom.</summary>
     Cancelled = 5,
+
+    /// <summary>Suspended until a matching event arrives or its wait times out; it holds no worker slot and no memory.</summary>
+    WaitingForEvent = 6,
+
+    /// <summary>Suspended until the child runs it invoked have ended.</summary>
+    WaitingForChildren = 7,
+
+    /// <summary>Not started within its start timeout; it never ran.</summary>
+    Expired = 8,
+
+    /// <summary>Cancelled because it did not finish within its finish timeout.</summary>
+    TimedOut = 9,
 }

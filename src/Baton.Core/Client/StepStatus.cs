@@ -12,6 +12,6 @@ public enum StepStatus
     /// <summary>An attempt failed and another is scheduled.</summary>
     Retrying = 2,
 
-    /// <summary>A durable wait (sleep) that has not ended yet.</summary>
+    /// <summary>A durable wait (a sleep, an event, children) that has not ended yet.</summary>
     Waiting = 3,
 }

@@ -38,6 +38,9 @@ public sealed class BatonOptions
     /// <summary>The largest serialized event or trigger payload accepted, in bytes. Default: 1 MiB.</summary>
     public int MaxEventBytes { get; set; } = 1024 * 1024;
 
+    /// <summary>The most child runs one <c>Step.BatchInvoke</c> or <c>BatchTriggerAsync</c> may start. Default: 10,000.</summary>
+    public int MaxBatchSize { get; set; } = 10_000;
+
     /// <summary>
     /// How long ended runs (with their steps) and received events are kept; older ones are deleted by the workers. Event
     /// ids are deduplicated within this window. Null keeps everything. Default: 7 days.
@@ -93,6 +96,11 @@ public sealed class BatonOptions
         if (HistoryRetention is { } retention && retention < TimeSpan.FromMinutes(1))
         {
             yield return $"HistoryRetention is {retention}; keep history for at least a minute, or set null to keep it forever";
+        }
+
+        if (MaxBatchSize < 1)
+        {
+            yield return $"MaxBatchSize is {MaxBatchSize}; it must be at least 1";
         }
 
         if (MaxEventBytes < 1024)

@@ -103,8 +103,9 @@ internal sealed partial class BatonEngine
         var appends = await WithTriggeredRunsAsync(firsts, now, cancellationToken).ConfigureAwait(false);
         var accepted = await Storage.Events.AppendAsync(appends, cancellationToken).ConfigureAwait(false);
         var runIds = appends.Where((_, i) => accepted[i]).SelectMany(a => a.Runs.Select(r => r.Id)).ToList();
-        if (runIds.Count > 0)
+        if (accepted.Any(a => a))
         {
+            // New runs, or waits the events resolved: either way the local worker may have work now.
             WorkAvailable.Set();
         }
 
@@ -113,22 +114,69 @@ internal sealed partial class BatonEngine
 
     public async Task<string> TriggerAsync(string functionId, object? payload, CancellationToken cancellationToken)
     {
+        var runs = await BatchTriggerAsync(functionId, [payload], cancellationToken).ConfigureAwait(false);
+        return runs[0];
+    }
+
+    /// <summary>Starts one run per payload, all in one transaction. Returns the run ids in payload order.</summary>
+    public async Task<IReadOnlyList<string>> BatchTriggerAsync(string functionId, IReadOnlyList<object?> payloads, CancellationToken cancellationToken)
+    {
         ArgumentException.ThrowIfNullOrEmpty(functionId);
+        ArgumentNullException.ThrowIfNull(payloads);
+        if (payloads.Count == 0 || payloads.Count > Options.MaxBatchSize)
+        {
+            throw new ArgumentOutOfRangeException(nameof(payloads), payloads.Count,
+                $"A batch needs 1 to {Options.MaxBatchSize} payloads (BatonOptions.MaxBatchSize); it has {payloads.Count}.");
+        }
+
         await EnsureStartedAsync().ConfigureAwait(false);
+        await EnsureFunctionExistsAsync(functionId, cancellationToken).ConfigureAwait(false);
+        var now = Time.GetUtcNow();
+        var runs = payloads.Select(p => NewRunFor(functionId, p, now, null)).ToList();
+        await Storage.Runs.CreateAsync(runs, cancellationToken).ConfigureAwait(false);
+        WorkAvailable.Set();
+        return [.. runs.Select(r => r.Id)];
+    }
+
+    /// <exception cref="UnknownFunctionException">No node registered a function with this id.</exception>
+    public async Task EnsureFunctionExistsAsync(string functionId, CancellationToken cancellationToken)
+    {
         if (!Registry.TryGet(functionId, out _) && !await Storage.Functions.ExistsAsync(functionId, cancellationToken).ConfigureAwait(false))
         {
             var known = await Storage.Functions.ListAsync(cancellationToken).ConfigureAwait(false);
             throw new UnknownFunctionException(functionId, known.Select(f => f.Id).Union(Registry.Ids));
         }
+    }
 
-        var now = Time.GetUtcNow();
+    /// <summary>A run of <paramref name="functionId"/> started by id: its input is a <c>baton/function.invoked</c> event.</summary>
+    public NewRun NewRunFor(string functionId, object? payload, DateTimeOffset now, RunParent? parent)
+    {
         var data = SerializePayload(payload, $"The payload for function '{functionId}'");
         var invoked = new EventRecord(Ids.New(Time), LifecycleEvents.FunctionInvoked, data, now, now);
-        var run = NewRun(functionId, invoked, now);
-        await Storage.Runs.CreateAsync([run], cancellationToken).ConfigureAwait(false);
-        WorkAvailable.Set();
-        return run.Id;
+        return NewRun(functionId, invoked, now) with { Parent = parent };
     }
+
+    /// <summary>
+    /// Ends a run that has not ended (and its unfinished children) with <paramref name="status"/>, and stops its
+    /// execution at once if this process runs it. Returns false when it had already ended.
+    /// </summary>
+    public async Task<bool> CancelAsync(string runId, RunStatus status, RunError reason, CancellationToken cancellationToken)
+    {
+        await EnsureStartedAsync().ConfigureAwait(false);
+        var cancelled = await Storage.Runs.CancelAsync(runId, status, reason, Time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+        if (cancelled)
+        {
+            // Executions on other nodes find their lease gone at their next write or heartbeat.
+            RunCancelled?.Invoke(runId);
+            WorkAvailable.Set();
+            Completions.Notify(runId);
+        }
+
+        return cancelled;
+    }
+
+    /// <summary>Raised when a run was cancelled through this process, so the local worker stops its execution at once.</summary>
+    public event Action<string>? RunCancelled;
 
     /// <summary>
     /// The events a finished run emits, with the runs they start (failure handlers, lifecycle triggers). An event no

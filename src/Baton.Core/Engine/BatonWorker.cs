@@ -39,6 +39,7 @@ internal sealed partial class BatonWorker(BatonEngine engine, IHostApplicationLi
         _onStopping = lifetime?.ApplicationStopping.Register(BeginShutdown) ?? default;
         await RecoverDeadLocalOwnersAsync().ConfigureAwait(false);
         _workSubscription = engine.Storage.Queue.SubscribeToWork(engine.WorkAvailable.Set);
+        engine.RunCancelled += StopCancelledRun;
         _claimLoop = Task.Run(() => ClaimLoopAsync(_stopping.Token), CancellationToken.None);
         _heartbeatLoop = Task.Run(() => HeartbeatLoopAsync(_stopping.Token), CancellationToken.None);
         if (Options.HistoryRetention is { } retention)
@@ -59,6 +60,7 @@ internal sealed partial class BatonWorker(BatonEngine engine, IHostApplicationLi
         BeginShutdown();
         await _onStopping.DisposeAsync().ConfigureAwait(false);
         _workSubscription?.Dispose();
+        engine.RunCancelled -= StopCancelledRun;
         await _claimLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await _retentionLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
 
@@ -83,6 +85,15 @@ internal sealed partial class BatonWorker(BatonEngine engine, IHostApplicationLi
         await _heartbeatStopping.CancelAsync().ConfigureAwait(false);
         await _heartbeatLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         NodeIds.MarkGone(engine.NodeId);
+    }
+
+    /// <summary>A run cancelled through this process that this worker executes: its lease is gone; stop it now.</summary>
+    private void StopCancelledRun(string runId)
+    {
+        if (_running.TryGetValue(runId, out var entry))
+        {
+            entry.Execution.LoseLease();
+        }
     }
 
     /// <summary>Stops claiming and halts every execution: no new steps start; steps in flight finish.</summary>

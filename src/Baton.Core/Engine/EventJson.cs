@@ -20,6 +20,18 @@ internal static class EventJson
         return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
+    /// <summary>One event as a JSON object <c>{id, name, data, ts}</c>.</summary>
+    public static string ToObject(EventRecord record)
+    {
+        var buffer = new ArrayBufferWriter<byte>(record.DataJson.Length + 128);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            WriteEvent(writer, record);
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
     public static void WriteEvent(Utf8JsonWriter writer, EventRecord record)
     {
         writer.WriteStartObject();

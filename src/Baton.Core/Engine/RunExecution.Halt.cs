@@ -24,8 +24,11 @@ internal sealed partial class RunExecution
             {
                 _wakeAt = _wakeAt is { } existing && existing < at ? existing : at;
 
-                // A sleeping run is "waiting"; a run only backing off before a retry stays "queued".
-                _suspendStatus = status == RunStatus.Waiting || _suspendStatus == RunStatus.Waiting ? RunStatus.Waiting : status;
+                // A run on a durable wait shows what it waits for; a run only backing off before a retry stays "queued".
+                if (_suspendStatus == RunStatus.Queued)
+                {
+                    _suspendStatus = status;
+                }
             }
 
             if (reason > _halt)

@@ -157,7 +157,8 @@ internal sealed partial class RunExecution
         }
 
         var error = body.Exception?.InnerException ?? new OperationCanceledException("The function was cancelled.");
-        var final = error is NonRetriableException or StepFailedException || Attempt >= _function.Retry.MaxAttempts;
+        // Baton's own exceptions (an invalid step call, an unknown function, bad input) are not fixed by retrying.
+        var final = error is NonRetriableException or StepFailedException or BatonException || Attempt >= _function.Retry.MaxAttempts;
         if (final)
         {
             await FailAsync(RunError.From(error), now).ConfigureAwait(false);

@@ -86,4 +86,51 @@ public sealed class StepTools
     /// <inheritdoc cref="SendEvent(string, BatonEvent[])"/>
     public Task<IReadOnlyList<string>> SendEvent(string id, IEnumerable<BatonEvent> events) =>
         _execution.SendEventAsync(id, events);
+
+    /// <summary>
+    /// Waits durably for an event named <paramref name="eventName"/> and returns it, or null when
+    /// <paramref name="timeout"/> passes first. The run suspends meanwhile: it holds no worker slot and no memory.
+    /// </summary>
+    /// <param name="id">The step id.</param>
+    /// <param name="eventName">The event to wait for.</param>
+    /// <param name="timeout">How long to wait, from the first time the run reaches this step.</param>
+    /// <param name="match">
+    /// A path such as <c>data.docId</c>: the incoming event's value there must equal the triggering event's. This is the
+    /// indexed path: an incoming event finds its waiters without looking at the others.
+    /// </param>
+    /// <param name="if">
+    /// A CEL expression over <c>event</c> (the triggering event) and <c>async</c> (the incoming one), such as
+    /// <c>async.data.amount &gt; event.data.limit</c>. A missing field makes it false.
+    /// </param>
+    /// <param name="lookback">Also accept a matching event received up to this long <em>before</em> the wait started.</param>
+    /// <remarks>Exactly one outcome is recorded: when the event and the timeout race, the function sees the one recorded, also on replay.</remarks>
+    /// <exception cref="InvalidStepException">The event name, timeout or match path is invalid.</exception>
+    /// <exception cref="BatonExpressionException">The <paramref name="if"/> expression is invalid (with the position of the error).</exception>
+    public Task<EventEnvelope<T>?> WaitForEvent<T>(string id, string eventName, TimeSpan timeout, string? match = null, string? @if = null, TimeSpan? lookback = null) =>
+        _execution.WaitForEventAsync<T>(id, eventName, timeout, match, @if, lookback);
+
+    /// <summary>
+    /// Starts a run of <paramref name="functionId"/> with <paramref name="payload"/> and waits durably for its output.
+    /// The child's failure is thrown here as a <see cref="StepFailedException"/> (catchable); so is a timeout.
+    /// </summary>
+    /// <param name="id">The step id.</param>
+    /// <param name="functionId">The function to run, registered on any node.</param>
+    /// <param name="payload">Its input (<c>ctx.Event.Data</c>).</param>
+    /// <param name="timeout">How long to wait; null waits as long as the child takes. The child is not cancelled by a timeout.</param>
+    /// <exception cref="UnknownFunctionException">No function has that id.</exception>
+    public Task<T> Invoke<T>(string id, string functionId, object? payload = null, TimeSpan? timeout = null) =>
+        _execution.InvokeAsync<T>(id, functionId, payload, timeout);
+
+    /// <summary>
+    /// Starts one run of <paramref name="functionId"/> per payload (up to <see cref="BatonOptions.MaxBatchSize"/>) and
+    /// waits durably until all have ended. Returns each item's output or error, in input order. The children run in
+    /// parallel, subject to their function's limits; cancelling this run cancels those still going.
+    /// </summary>
+    /// <exception cref="InvalidStepException">No payloads, or more than the configured maximum.</exception>
+    /// <exception cref="UnknownFunctionException">No function has that id.</exception>
+    public Task<IReadOnlyList<BatchItemResult<T>>> BatchInvoke<T>(string id, string functionId, IEnumerable<object?> payloads)
+    {
+        ArgumentNullException.ThrowIfNull(payloads);
+        return _execution.BatchInvokeAsync<T>(id, functionId, [.. payloads]);
+    }
 }

@@ -12,6 +12,17 @@ public interface IRunStore
     /// <summary>Reads a run's journal in the order its entries were first written.</summary>
     Task<IReadOnlyList<StepRecord>> GetStepsAsync(string runId, CancellationToken cancellationToken);
 
+    /// <summary>How each child run started by a step ended, in the order they were started.</summary>
+    Task<IReadOnlyList<ChildResult>> GetChildrenAsync(string parentRunId, string stepKey, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Ends a run that has not ended yet with <paramref name="status"/> (cancelled, timed out, expired) and
+    /// <paramref name="reason"/>, wherever it is (queued, waiting, or running: its lease is then gone, so its worker writes
+    /// nothing more), removes its waits, reports to its parent, and cancels its unfinished descendants. Returns false when
+    /// the run had already ended or does not exist.
+    /// </summary>
+    Task<bool> CancelAsync(string runId, RunStatus status, RunError reason, DateTimeOffset now, CancellationToken cancellationToken);
+
     /// <summary>
     /// Deletes up to <paramref name="batchSize"/> runs that ended before <paramref name="cutoff"/>, with their journals,
     /// and up to as many events received before it. Unfinished runs are never deleted. Returns how many rows went.

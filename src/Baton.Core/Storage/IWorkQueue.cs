@@ -49,6 +49,27 @@ public interface IWorkQueue
     /// <summary>Ends the run, removes it from the queue, and appends the emitted events, in one transaction.</summary>
     Task CompleteAsync(RunLease lease, RunCompletion completion, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Records that the run waits for an event (<paramref name="waiting"/>, a journal entry with status
+    /// <see cref="StepStatus.Waiting"/> and the timeout as <see cref="StepRecord.WakeAt"/>) and makes the wait findable by
+    /// incoming events. With a look-back, an event already stored that matches resolves the wait at once instead. Returns
+    /// the journal entry as written: waiting, or completed with the event.
+    /// </summary>
+    Task<StepRecord> WaitForEventAsync(RunLease lease, StepRecord waiting, EventWait wait, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Ends an open wait (for an event or for children) at its timeout by writing <paramref name="expired"/>, unless the
+    /// wait was resolved first. Exactly one outcome is ever recorded; returns the journal entry as it now stands.
+    /// </summary>
+    Task<StepRecord> ExpireWaitAsync(RunLease lease, StepRecord expired, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Creates child runs (each naming this run and step as its parent) and records the step waiting for them, in one
+    /// transaction. The wait is resolved when the last child ends (<see cref="WaitKind.Invoke"/> with the child's
+    /// outcome; <see cref="WaitKind.BatchInvoke"/> with a completed entry whose results are read from the children).
+    /// </summary>
+    Task StartChildrenAsync(RunLease lease, StepRecord waiting, WaitKind kind, IReadOnlyList<NewRun> children, CancellationToken cancellationToken);
+
     /// <summary>Gives the run back to the queue, due now (graceful shutdown).</summary>
     Task ReleaseAsync(RunLease lease, CancellationToken cancellationToken);
 }

@@ -1,4 +1,16 @@
 namespace Baton.Storage;
 
 /// <summary>A run to create and enqueue. <paramref name="InputJson"/> is a JSON array of the triggering events.</summary>
-public sealed record NewRun(string Id, string FunctionId, string InputJson, DateTimeOffset CreatedAt, DateTimeOffset AvailableAt, string? EventId);
+/// <remarks>
+/// A child run (of <c>Step.Invoke</c> or <c>Step.BatchInvoke</c>) names its <paramref name="Parent"/>. A run re-run from a
+/// step starts with a <paramref name="Journal"/> of the steps before it, which it replays instead of running.
+/// </remarks>
+public sealed record NewRun(
+    string Id,
+    string FunctionId,
+    string InputJson,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset AvailableAt,
+    string? EventId,
+    RunParent? Parent = null,
+    IReadOnlyList<StepRecord>? Journal = null);

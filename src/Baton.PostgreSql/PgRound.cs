@@ -1,0 +1,16 @@
+namespace Baton.PostgreSql;
+
+/// <summary>
+/// One round trip of a write: statements, and what to do with their results, either the write's answer or another round
+/// in the same transaction (when the next statements depend on what the first returned, such as a condition evaluated in
+/// .NET). Most writes are one round.
+/// </summary>
+internal sealed record PgRound<T>(IReadOnlyList<PgCommand> Commands, Func<IReadOnlyList<PgResult>, PgNext<T>> Then, bool NotifiesWork = false);
+
+/// <summary>The outcome of a round: the answer, or the next round.</summary>
+internal readonly record struct PgNext<T>(T Value, PgRound<T>? Round)
+{
+    public static PgNext<T> Done(T value) => new(value, null);
+
+    public static PgNext<T> More(PgRound<T> round) => new(default!, round);
+}
