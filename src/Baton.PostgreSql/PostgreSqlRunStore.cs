@@ -72,7 +72,7 @@ internal sealed class PostgreSqlRunStore(PostgreSqlDatabase database) : IRunStor
 
             var row = results[0].Rows[0];
             return row[0] is string parent
-                ? PgNext<bool>.More(new([PostgreSqlWrites.ReportToParent(s, parent, (string)row[1]!, runId, status, null, reason, now)], _ => PgNext<bool>.Done(true), NotifiesWork: true))
+                ? PgNext<bool>.More(new(PostgreSqlWrites.ReportToParent(s, parent, (string)row[1]!, runId, status, null, reason, now), _ => PgNext<bool>.Done(true), NotifiesWork: true))
                 : PgNext<bool>.Done(true);
         }));
     }

@@ -134,7 +134,7 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
                 var next = new List<PgCommand>();
                 if (row[1] is string parent)
                 {
-                    next.Add(PostgreSqlWrites.ReportToParent(S, parent, (string)row[2]!, lease.RunId, completion.Status, completion.OutputJson, completion.Error, completion.EndedAt));
+                    next.AddRange(PostgreSqlWrites.ReportToParent(S, parent, (string)row[2]!, lease.RunId, completion.Status, completion.OutputJson, completion.Error, completion.EndedAt));
                 }
 
                 var inserted = ((string[])row[3]!).ToHashSet(StringComparer.Ordinal);

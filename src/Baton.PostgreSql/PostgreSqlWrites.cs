@@ -155,30 +155,37 @@ internal static class PostgreSqlWrites
     /// Reports a child run's end to its parent's wait; the last child resolves it (an invoke with the child's outcome, a
     /// batch with a completed entry whose results the parent reads from its children) and wakes the parent.
     /// </summary>
-    public static PgCommand ReportToParent(string s, string parentRunId, string stepKey, string childRunId, RunStatus status, string? output, RunError? error, DateTimeOffset now)
+    /// <remarks>
+    /// Two statements: the count goes down first (concurrent children serialize on the wait's row, each seeing the
+    /// other's decrement), and the second statement, which sees that decrement, resolves the wait when it reached zero.
+    /// (One statement cannot both update and delete the same row.)
+    /// </remarks>
+    public static PgCommand[] ReportToParent(string s, string parentRunId, string stepKey, string childRunId, RunStatus status, string? output, RunError? error, DateTimeOffset now)
     {
         var completed = status == RunStatus.Completed;
-        return new PgCommand($"""
-                WITH counted AS (
-                    UPDATE {s}.waits SET pending = pending - 1 WHERE run_id = @parent AND step_key = @step
-                    RETURNING run_id, step_key, kind, pending),
-                gone AS (
-                    DELETE FROM {s}.waits w USING counted c WHERE c.pending <= 0 AND w.run_id = c.run_id AND w.step_key = c.step_key
-                    RETURNING w.run_id, w.step_key, w.kind),
-                stepped AS (
-                    UPDATE {s}.steps st SET
-                        status = CASE WHEN g.kind = 1 AND NOT @completed THEN 1 ELSE 0 END,
-                        output = CASE WHEN g.kind = 1 AND @completed THEN @output END,
-                        error = CASE WHEN g.kind = 1 AND NOT @completed THEN @error END,
-                        ended_at = @now
-                    FROM gone g WHERE st.run_id = g.run_id AND st.key = g.step_key),
-                {Wake(s)}
-                SELECT COUNT(*) FROM gone
-                """, returnsRows: true)
-            .With("parent", parentRunId).With("step", stepKey).With("completed", completed)
-            .With("output", completed ? output : null)
-            .With("error", completed ? null : ErrorToDb(ChildError(childRunId, status, error)))
-            .With("now", Ms(now));
+        return
+        [
+            new PgCommand($"UPDATE {s}.waits SET pending = pending - 1 WHERE run_id = @parent AND step_key = @step")
+                .With("parent", parentRunId).With("step", stepKey),
+            new PgCommand($"""
+                    WITH gone AS (
+                        DELETE FROM {s}.waits WHERE run_id = @parent AND step_key = @step AND pending <= 0 AND kind IN (1, 2)
+                        RETURNING run_id, step_key, kind),
+                    stepped AS (
+                        UPDATE {s}.steps st SET
+                            status = CASE WHEN g.kind = 1 AND NOT @completed THEN 1 ELSE 0 END,
+                            output = CASE WHEN g.kind = 1 AND @completed THEN @output END,
+                            error = CASE WHEN g.kind = 1 AND NOT @completed THEN @error END,
+                            ended_at = @now
+                        FROM gone g WHERE st.run_id = g.run_id AND st.key = g.step_key),
+                    {Wake(s)}
+                    SELECT COUNT(*) FROM gone
+                    """, returnsRows: true)
+                .With("parent", parentRunId).With("step", stepKey).With("completed", completed)
+                .With("output", completed ? output : null)
+                .With("error", completed ? null : ErrorToDb(ChildError(childRunId, status, error)))
+                .With("now", Ms(now)),
+        ];
     }
 
     /// <summary>The error a parent sees for a child that did not complete.</summary>
