@@ -17,9 +17,9 @@ internal sealed class PostgreSqlEventStore(PostgreSqlDatabase database) : IEvent
             [PostgreSqlWrites.AppendEvents(s, events), PostgreSqlWrites.FindWaits(s, records)],
             results =>
             {
-                var accepted = PostgreSqlWrites.Accepted(events, results[0]);
-                return PostgreSqlWrites.ResolveWaits(s, records, accepted, results[1], database.Time.GetUtcNow()) is { } resolve
-                    ? PgNext<IReadOnlyList<bool>>.More(new([resolve], _ => PgNext<IReadOnlyList<bool>>.Done(accepted), NotifiesWork: true))
+                IReadOnlyList<bool> accepted = PostgreSqlWrites.Accepted(events, results[0]);
+                return PostgreSqlWrites.Resolution(s, records, accepted, results[1], database.Time.GetUtcNow(), accepted) is { } resolve
+                    ? PgNext<IReadOnlyList<bool>>.More(resolve)
                     : PgNext<IReadOnlyList<bool>>.Done(accepted);
             },
             NotifiesWork: events.Any(e => e.Runs.Count > 0))).ConfigureAwait(false);

@@ -20,6 +20,22 @@ internal sealed class PostgreSqlFunctionCatalog(PostgreSqlDatabase database) : I
                     .With("id", f.Id).With("triggers", f.Triggers.Distinct(StringComparer.Ordinal).ToArray()),
                 new PgCommand($"INSERT INTO {S}.function_triggers (event_name, function_id) SELECT unnest(@triggers), @id ON CONFLICT DO NOTHING")
                     .With("id", f.Id).With("triggers", f.Triggers.Distinct(StringComparer.Ordinal).ToArray()),
+
+                // Cancel rules: every run created from now on gets a wait per rule (existing runs keep theirs).
+                new PgCommand($"DELETE FROM {S}.function_cancels WHERE function_id = @id").With("id", f.Id),
+                new PgCommand($"""
+                        WITH rules AS (SELECT * FROM unnest(@names, @paths, @conditions) WITH ORDINALITY AS r(event_name, match_path, condition, idx)),
+                        added AS (
+                            INSERT INTO {S}.function_cancels (function_id, idx, event_name, match_path, condition)
+                            SELECT @id, idx - 1, event_name, match_path, condition FROM rules)
+                        INSERT INTO {S}.wait_paths (event_name, match_path)
+                        SELECT DISTINCT event_name, match_path FROM rules WHERE match_path IS NOT NULL
+                        ON CONFLICT DO NOTHING
+                        """)
+                    .With("id", f.Id)
+                    .With("names", f.CancelRules.Select(r => r.EventName).ToArray())
+                    .With("paths", f.CancelRules.Select(r => r.MatchPath).ToArray())
+                    .With("conditions", f.CancelRules.Select(r => r.Condition).ToArray()),
             })],
             _ => true);
 

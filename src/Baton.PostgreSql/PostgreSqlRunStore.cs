@@ -42,38 +42,15 @@ internal sealed class PostgreSqlRunStore(PostgreSqlDatabase database) : IRunStor
     public Task<bool> CancelAsync(string runId, RunStatus status, RunError reason, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var s = database.Schema;
-        var inherited = new RunError("Baton.ParentCancelled", $"Cancelled with its parent run {runId}: {reason.Message}");
-        var cancel = new PgCommand($"""
-                WITH RECURSIVE tree AS (
-                    SELECT id FROM {s}.runs WHERE id = @run AND ended_at IS NULL
-                    UNION ALL
-                    SELECT r.id FROM {s}.runs r JOIN tree t ON r.parent_run_id = t.id WHERE r.ended_at IS NULL),
-                dequeued AS (
-                    DELETE FROM {s}.queue q USING tree t WHERE q.run_id = t.id RETURNING q.run_id),
-                ended AS (
-                    UPDATE {s}.runs r SET
-                        status = CASE WHEN r.id = @run THEN @status ELSE 5 END,
-                        error = CASE WHEN r.id = @run THEN @error ELSE @inherited END,
-                        ended_at = @now
-                    FROM dequeued d WHERE r.id = d.run_id
-                    RETURNING r.id, r.parent_run_id, r.parent_step),
-                unwaited AS (
-                    DELETE FROM {s}.waits w USING dequeued d WHERE w.run_id = d.run_id)
-                SELECT parent_run_id, parent_step FROM ended WHERE id = @run
-                """, returnsRows: true)
-            .With("run", runId).With("status", (int)status).With("error", ErrorToDb(reason))
-            .With("inherited", ErrorToDb(inherited)).With("now", Ms(now));
-        return database.Writer.WriteAsync(new PgRound<bool>([cancel], results =>
+        return database.Writer.WriteAsync(new PgRound<bool>([PostgreSqlWrites.Cancel(s, runId, status, reason, now)], results =>
         {
             if (results[0].Rows.Count == 0)
             {
                 return PgNext<bool>.Done(false);
             }
 
-            var row = results[0].Rows[0];
-            return row[0] is string parent
-                ? PgNext<bool>.More(new(PostgreSqlWrites.ReportToParent(s, parent, (string)row[1]!, runId, status, null, reason, now), _ => PgNext<bool>.Done(true), NotifiesWork: true))
-                : PgNext<bool>.Done(true);
+            var report = PostgreSqlWrites.ReportCancelToParent(s, results[0], runId, status, reason, now);
+            return report.Length == 0 ? PgNext<bool>.Done(true) : PgNext<bool>.More(new(report, _ => PgNext<bool>.Done(true), NotifiesWork: true));
         }));
     }
 

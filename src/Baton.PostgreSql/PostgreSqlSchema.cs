@@ -74,7 +74,7 @@ internal static class PostgreSqlSchema
         CREATE INDEX events_received ON {s}.events (received_at);
         """,
 
-        // 3: durable waits for events and for child runs, as on SQLite. match_value() is the one definition of the
+        // 3: durable waits for events and for child runs, cancel rules and finish deadlines, as on SQLite. match_value() is the one definition of the
         // value a match path selects (jsonb's canonical text; JSON null counts as none), used on both sides of a match.
         """
         ALTER TABLE {s}.runs ADD COLUMN parent_run_id text, ADD COLUMN parent_step text, ADD COLUMN parent_index int;
@@ -96,6 +96,15 @@ internal static class PostgreSqlSchema
             event_name text NOT NULL,
             match_path text NOT NULL,
             PRIMARY KEY (event_name, match_path));
+        CREATE TABLE {s}.function_cancels (
+            function_id text NOT NULL,
+            idx int NOT NULL,
+            event_name text NOT NULL,
+            match_path text,
+            condition text,
+            PRIMARY KEY (function_id, idx));
+        ALTER TABLE {s}.queue ADD COLUMN finish_by bigint;
+        CREATE INDEX queue_finish_by ON {s}.queue (finish_by) WHERE finish_by IS NOT NULL;
         CREATE FUNCTION {s}.match_value(data text, path text) RETURNS text
             LANGUAGE sql IMMUTABLE PARALLEL SAFE
             AS $$ SELECT NULLIF((data::jsonb #> string_to_array(substr(path, 6), '.'))::text, 'null') $$;

@@ -24,15 +24,23 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
                 claimed AS (
                     UPDATE {S}.queue q SET owner = @owner, token = q.token + 1, available_at = @until, woken = 0
                     FROM due WHERE q.run_id = due.run_id
-                    RETURNING q.run_id, q.token)
+                    RETURNING q.run_id, q.token, q.finish_by)
                 UPDATE {S}.runs r SET status = 1, started_at = COALESCE(r.started_at, @now)
                 FROM claimed WHERE r.id = claimed.run_id
-                RETURNING r.id, claimed.token, r.function_id, r.input, r.attempt, r.created_at, r.parent_run_id
+                RETURNING r.id, claimed.token, r.function_id, r.input, r.attempt, r.created_at, r.parent_run_id, r.started_at, claimed.finish_by
                 """, returnsRows: true)
             .With("owner", owner).With("until", Ms(now + leaseDuration)).With("now", Ms(now))
             .With("functions", functionIds.ToArray()).With("max", max);
         return database.Writer.WriteAsync<IReadOnlyList<ClaimedRun>>(command, result =>
-            [.. result.Rows.Select(r => new ClaimedRun(new RunLease((string)r[0]!, owner, (long)r[1]!), (string)r[2]!, (string)r[3]!, (int)r[4]!, Time0((long)r[5]!), (string?)r[6]))]);
+            [.. result.Rows.Select(r => new ClaimedRun(
+                new RunLease((string)r[0]!, owner, (long)r[1]!),
+                (string)r[2]!,
+                (string)r[3]!,
+                (int)r[4]!,
+                Time0((long)r[5]!),
+                (string?)r[6],
+                r[7] is long started ? Time0(started) : null,
+                r[8] is long finishBy ? Time0(finishBy) : null))]);
     }
 
     public async Task<DateTimeOffset?> NextDueAsync(CancellationToken cancellationToken)
@@ -131,22 +139,41 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
                     throw new LeaseLostException(lease.RunId);
                 }
 
-                var next = new List<PgCommand>();
-                if (row[1] is string parent)
-                {
-                    next.AddRange(PostgreSqlWrites.ReportToParent(S, parent, (string)row[2]!, lease.RunId, completion.Status, completion.OutputJson, completion.Error, completion.EndedAt));
-                }
-
                 var inserted = ((string[])row[3]!).ToHashSet(StringComparer.Ordinal);
                 var accepted = emitted.Select(e => inserted.Contains(e.Id)).ToList();
-                if (PostgreSqlWrites.ResolveWaits(S, emitted, accepted, results[1], completion.EndedAt) is { } resolve)
+                var resolution = PostgreSqlWrites.Resolution(S, emitted, accepted, results[1], completion.EndedAt, true);
+                if (row[1] is not string parent)
                 {
-                    next.Add(resolve);
+                    return resolution is null ? PgNext<bool>.Done(true) : PgNext<bool>.More(resolution);
                 }
 
-                return next.Count == 0 ? PgNext<bool>.Done(true) : PgNext<bool>.More(new(next, _ => PgNext<bool>.Done(true), NotifiesWork: true));
+                var report = PostgreSqlWrites.ReportToParent(S, parent, (string)row[2]!, lease.RunId, completion.Status, completion.OutputJson, completion.Error, completion.EndedAt);
+                return PgNext<bool>.More(new(report, _ => resolution is null ? PgNext<bool>.Done(true) : PgNext<bool>.More(resolution), NotifiesWork: true));
             },
             NotifiesWork: completion.Emitted.Any(e => e.Runs.Count > 0)));
+    }
+
+    public Task SetFinishByAsync(RunLease lease, DateTimeOffset deadline, CancellationToken cancellationToken) =>
+        database.Writer.WriteAsync(
+            new PgCommand($"UPDATE {S}.queue SET finish_by = COALESCE(finish_by, @deadline) WHERE {Leased}").WithLease(lease).With("deadline", Ms(deadline)),
+            result => result.RecordsAffected == 1 ? true : throw new LeaseLostException(lease.RunId));
+
+    public async Task<IReadOnlyList<string>> OverdueAsync(DateTimeOffset now, int max, CancellationToken cancellationToken)
+    {
+        var (connection, command) = await database.ReadAsync($"SELECT run_id FROM {S}.queue WHERE finish_by <= @now ORDER BY finish_by LIMIT @max;", cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        await using (command.ConfigureAwait(false))
+        {
+            command.With("now", Ms(now)).With("max", max);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            var runs = new List<string>();
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                runs.Add(reader.GetString(0));
+            }
+
+            return runs;
+        }
     }
 
     public Task<StepRecord> WaitForEventAsync(RunLease lease, StepRecord waiting, EventWait wait, CancellationToken cancellationToken)
@@ -254,7 +281,8 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
                     SELECT id, function_id, 0, input, 0, created_at, @run, @key, parent_index FROM new),
                 queued AS (
                     INSERT INTO {S}.queue (run_id, function_id, available_at, owner, token)
-                    SELECT id, function_id, created_at, NULL, 0 FROM new)
+                    SELECT id, function_id, created_at, NULL, 0 FROM new),
+                {PostgreSqlWrites.CancelWaits(S, "new")}
                 SELECT COUNT(*) FROM lease
                 """, returnsRows: true)
             .WithLease(lease).WithStep(waiting)

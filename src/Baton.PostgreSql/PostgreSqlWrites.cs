@@ -30,7 +30,8 @@ internal static class PostgreSqlWrites
                 SELECT id, function_id, 0, input, 0, event_id, created_at FROM new_runs),
             inserted_queue AS (
                 INSERT INTO {s}.queue (run_id, function_id, available_at, owner, token)
-                SELECT id, function_id, available_at, NULL, 0 FROM new_runs)
+                SELECT id, function_id, available_at, NULL, 0 FROM new_runs),
+            {CancelWaits(s, "new_runs")}
             {result}
             """;
         return new PgCommand(sql, returnsRows: true)
@@ -63,8 +64,11 @@ internal static class PostgreSqlWrites
                 inserted AS (
                     INSERT INTO {s}.runs (id, function_id, status, input, attempt, event_id, created_at, parent_run_id, parent_step, parent_index)
                     SELECT id, function_id, 0, input, 0, event_id, created_at, parent_run_id, parent_step, parent_index FROM new)
-                INSERT INTO {s}.queue (run_id, function_id, available_at, owner, token)
-                SELECT id, function_id, available_at, NULL, token FROM new
+                queued AS (
+                    INSERT INTO {s}.queue (run_id, function_id, available_at, owner, token)
+                    SELECT id, function_id, available_at, NULL, token FROM new),
+                {CancelWaits(s, "new")}
+                SELECT 1
                 """)
             .With("ids", runs.Select(r => r.Id).ToArray())
             .With("functions", runs.Select(r => r.FunctionId).ToArray())
@@ -79,6 +83,19 @@ internal static class PostgreSqlWrites
             // The first claim makes the token 1, which tells the worker there is no journal to read; a run that starts
             // with a journal (re-run from a step) starts at 1, so its first claim reads it.
             .With("tokens", runs.Select(r => r.Journal is { Count: > 0 } ? 1L : 0L).ToArray());
+
+    /// <summary>
+    /// A CTE that adds, for each run in <paramref name="runs"/> (a CTE with id, function_id, input, created_at), one wait
+    /// per cancel rule of its function, with the match value taken from the run's trigger.
+    /// </summary>
+    public static string CancelWaits(string s, string runs) => $"""
+        cancel_waits AS (
+            INSERT INTO {s}.waits (run_id, step_key, kind, event_name, match_path, match_value, condition, pending, created_at)
+            SELECT r.id, 'cancel:' || c.idx, 3, c.event_name, c.match_path,
+                CASE WHEN c.match_path IS NULL THEN NULL ELSE {s}.match_value(((r.input::jsonb) -> 0 -> 'data')::text, c.match_path) END,
+                c.condition, 0, r.created_at
+            FROM {runs} r JOIN {s}.function_cancels c ON c.function_id = r.function_id)
+        """;
 
     /// <summary>Journal entries of a run, written as they are (for runs that start with a journal).</summary>
     public static PgCommand InsertSteps(string s, string runId, IReadOnlyList<StepRecord> steps) =>
@@ -103,13 +120,13 @@ internal static class PostgreSqlWrites
     /// </summary>
     public static PgCommand FindWaits(string s, IReadOnlyList<EventRecord> events) =>
         new PgCommand($"""
-                SELECT e.idx - 1, w.run_id, w.step_key, w.condition, CASE WHEN w.condition IS NULL THEN NULL ELSE r.input END
+                SELECT e.idx - 1, w.run_id, w.step_key, w.condition, CASE WHEN w.condition IS NULL THEN NULL ELSE r.input END, w.kind
                 FROM unnest(@names, @data) WITH ORDINALITY AS e(name, data, idx)
                 JOIN {s}.wait_paths p ON p.event_name = e.name
                 JOIN {s}.waits w ON w.event_name = e.name AND w.match_path = p.match_path AND w.match_value = {s}.match_value(e.data, p.match_path)
                 JOIN {s}.runs r ON r.id = w.run_id
                 UNION ALL
-                SELECT e.idx - 1, w.run_id, w.step_key, w.condition, r.input
+                SELECT e.idx - 1, w.run_id, w.step_key, w.condition, r.input, w.kind
                 FROM unnest(@names) WITH ORDINALITY AS e(name, idx)
                 JOIN {s}.waits w ON w.event_name = e.name AND w.match_path IS NULL
                 JOIN {s}.runs r ON r.id = w.run_id
@@ -118,13 +135,14 @@ internal static class PostgreSqlWrites
             .With("data", events.Select(e => e.DataJson).ToArray());
 
     /// <summary>
-    /// The round that resolves the waits chosen among <paramref name="candidates"/> (rows of <see cref="FindWaits"/>) for
-    /// the events that were accepted, or null when there are none.
+    /// The rounds that resolve the waits chosen among <paramref name="candidates"/> (rows of <see cref="FindWaits"/>) for
+    /// the events that were accepted (and cancel the runs whose cancel rules matched), ending with
+    /// <paramref name="value"/>; or null when nothing matched.
     /// </summary>
-    public static PgCommand? ResolveWaits(string s, IReadOnlyList<EventRecord> events, IReadOnlyList<bool> accepted, PgResult candidates, DateTimeOffset now)
+    public static PgRound<T>? Resolution<T>(string s, IReadOnlyList<EventRecord> events, IReadOnlyList<bool> accepted, PgResult candidates, DateTimeOffset now, T value)
     {
         var found = candidates.Rows
-            .Select(r => new WaitCandidate((int)(long)r[0]!, (string)r[1]!, (string)r[2]!, (string?)r[3], (string?)r[4]))
+            .Select(r => new WaitCandidate((int)(long)r[0]!, (string)r[1]!, (string)r[2]!, (string?)r[3], (string?)r[4], (WaitKind)(int)r[5]!))
             .Where(c => accepted[c.EventIndex])
             .ToList();
         var chosen = WaitMatching.Choose(events, found);
@@ -133,23 +151,78 @@ internal static class PostgreSqlWrites
             return null;
         }
 
-        return new PgCommand($"""
-                WITH pick AS (SELECT * FROM unnest(@runs, @keys, @outputs) AS t(run_id, step_key, output)),
-                gone AS (
-                    DELETE FROM {s}.waits w USING pick p WHERE w.run_id = p.run_id AND w.step_key = p.step_key
-                    RETURNING w.run_id, w.step_key),
-                stepped AS (
-                    UPDATE {s}.steps st SET status = 0, output = p.output, ended_at = @now
-                    FROM gone g JOIN pick p ON p.run_id = g.run_id AND p.step_key = g.step_key
-                    WHERE st.run_id = g.run_id AND st.key = g.step_key),
-                {Wake(s)}
-                SELECT COUNT(*) FROM gone
-                """, returnsRows: true)
-            .With("runs", chosen.Select(c => c.Wait.RunId).ToArray())
-            .With("keys", chosen.Select(c => c.Wait.StepKey).ToArray())
-            .With("outputs", chosen.Select(c => WaitMatching.ResultJson(c.Event)).ToArray())
-            .With("now", Ms(now));
+        var commands = new List<PgCommand>();
+        var resolved = chosen.Where(c => c.Wait.Kind != WaitKind.Cancel).ToList();
+        if (resolved.Count > 0)
+        {
+            commands.Add(new PgCommand($"""
+                    WITH pick AS (SELECT * FROM unnest(@runs, @keys, @outputs) AS t(run_id, step_key, output)),
+                    gone AS (
+                        DELETE FROM {s}.waits w USING pick p WHERE w.run_id = p.run_id AND w.step_key = p.step_key
+                        RETURNING w.run_id, w.step_key),
+                    stepped AS (
+                        UPDATE {s}.steps st SET status = 0, output = p.output, ended_at = @now
+                        FROM gone g JOIN pick p ON p.run_id = g.run_id AND p.step_key = g.step_key
+                        WHERE st.run_id = g.run_id AND st.key = g.step_key),
+                    {Wake(s)}
+                    SELECT COUNT(*) FROM gone
+                    """, returnsRows: true)
+                .With("runs", resolved.Select(c => c.Wait.RunId).ToArray())
+                .With("keys", resolved.Select(c => c.Wait.StepKey).ToArray())
+                .With("outputs", resolved.Select(c => WaitMatching.ResultJson(c.Event)).ToArray())
+                .With("now", Ms(now)));
+        }
+
+        var cancels = chosen.Where(c => c.Wait.Kind == WaitKind.Cancel).ToList();
+        commands.AddRange(cancels.Select(c => Cancel(s, c.Wait.RunId, RunStatus.Cancelled, WaitMatching.CancelledBy(c.Event), now)));
+        return new PgRound<T>(commands, results =>
+        {
+            var reports = new List<PgCommand>();
+            for (var i = 0; i < cancels.Count; i++)
+            {
+                reports.AddRange(ReportCancelToParent(s, results[commands.Count - cancels.Count + i], cancels[i].Wait.RunId, RunStatus.Cancelled, WaitMatching.CancelledBy(cancels[i].Event), now));
+            }
+
+            return reports.Count == 0
+                ? PgNext<T>.Done(value)
+                : PgNext<T>.More(new PgRound<T>(reports, _ => PgNext<T>.Done(value), NotifiesWork: true));
+        }, NotifiesWork: true);
     }
+
+    /// <summary>
+    /// Ends an unfinished run and its unfinished descendants (a recursive walk down parent links), removing their queue rows
+    /// and waits. Returns one row (the run's parent and step, maybe null) when the run was cancelled, none when it had ended.
+    /// </summary>
+    public static PgCommand Cancel(string s, string runId, RunStatus status, RunError reason, DateTimeOffset now)
+    {
+        var inherited = new RunError("Baton.ParentCancelled", $"Cancelled with its parent run {runId}: {reason.Message}");
+        return new PgCommand($"""
+                WITH RECURSIVE tree AS (
+                    SELECT id FROM {s}.runs WHERE id = @run AND ended_at IS NULL
+                    UNION ALL
+                    SELECT r.id FROM {s}.runs r JOIN tree t ON r.parent_run_id = t.id WHERE r.ended_at IS NULL),
+                dequeued AS (
+                    DELETE FROM {s}.queue q USING tree t WHERE q.run_id = t.id RETURNING q.run_id),
+                ended AS (
+                    UPDATE {s}.runs r SET
+                        status = CASE WHEN r.id = @run THEN @status ELSE 5 END,
+                        error = CASE WHEN r.id = @run THEN @error ELSE @inherited END,
+                        ended_at = @now
+                    FROM dequeued d WHERE r.id = d.run_id
+                    RETURNING r.id, r.parent_run_id, r.parent_step),
+                unwaited AS (
+                    DELETE FROM {s}.waits w USING dequeued d WHERE w.run_id = d.run_id)
+                SELECT parent_run_id, parent_step FROM ended WHERE id = @run
+                """, returnsRows: true)
+            .With("run", runId).With("status", (int)status).With("error", ErrorToDb(reason))
+            .With("inherited", ErrorToDb(inherited)).With("now", Ms(now));
+    }
+
+    /// <summary>The statements that report a cancellation (the result of <see cref="Cancel"/>) to the run's parent, if any.</summary>
+    public static PgCommand[] ReportCancelToParent(string s, PgResult cancelled, string runId, RunStatus status, RunError reason, DateTimeOffset now) =>
+        cancelled.Rows is [var row] && row[0] is string parent
+            ? ReportToParent(s, parent, (string)row[1]!, runId, status, null, reason, now)
+            : [];
 
     /// <summary>
     /// Reports a child run's end to its parent's wait; the last child resolves it (an invoke with the child's outcome, a

@@ -25,6 +25,21 @@ internal sealed class SqliteFunctionCatalog(SqliteDatabase database) : IFunction
                         .With("@name", trigger).With("@id", f.Id)
                         .ExecuteNonQuery();
                 }
+
+                // Cancel rules: every run created from now on gets a wait per rule (existing runs keep theirs).
+                w.Command("DELETE FROM function_cancels WHERE function_id = @id;").With("@id", f.Id).ExecuteNonQuery();
+                for (var i = 0; i < f.CancelRules.Count; i++)
+                {
+                    var rule = f.CancelRules[i];
+                    w.Command("INSERT INTO function_cancels(function_id, idx, event_name, match_path, condition) VALUES (@id, @idx, @name, @path, @condition);")
+                        .With("@id", f.Id).With("@idx", i).With("@name", rule.EventName).With("@path", rule.MatchPath).With("@condition", rule.Condition)
+                        .ExecuteNonQuery();
+                    if (rule.MatchPath is not null)
+                    {
+                        w.Command("INSERT INTO wait_paths(event_name, match_path) VALUES (@name, @path) ON CONFLICT DO NOTHING;")
+                            .With("@name", rule.EventName).With("@path", rule.MatchPath).ExecuteNonQuery();
+                    }
+                }
             }
 
             return true;

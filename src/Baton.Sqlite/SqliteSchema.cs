@@ -69,7 +69,7 @@ internal static class SqliteSchema
         CREATE INDEX events_received ON events(received_at);
         """,
 
-        // 3: durable waits for events and for child runs. "waits" is looked up by (event_name, match_path,
+        // 3: durable waits for events and for child runs, functions' cancel rules, and finish deadlines. "waits" is looked up by (event_name, match_path,
         // match_value), so one incoming event finds its waiters without a scan; "wait_paths" lists the match paths in
         // use per event name (a handful), so the incoming event knows which values to compute. "queue.woken" records
         // that a wait of a leased run was resolved, so its suspension makes it due at once.
@@ -95,6 +95,15 @@ internal static class SqliteSchema
             event_name TEXT NOT NULL,
             match_path TEXT NOT NULL,
             PRIMARY KEY (event_name, match_path)) WITHOUT ROWID;
+        CREATE TABLE function_cancels (
+            function_id TEXT NOT NULL,
+            idx INTEGER NOT NULL,
+            event_name TEXT NOT NULL,
+            match_path TEXT,
+            condition TEXT,
+            PRIMARY KEY (function_id, idx)) WITHOUT ROWID;
+        ALTER TABLE queue ADD COLUMN finish_by INTEGER;
+        CREATE INDEX queue_finish_by ON queue(finish_by) WHERE finish_by IS NOT NULL;
         """,
     ];
 

@@ -39,13 +39,22 @@ internal sealed class SqliteWorkQueue(SqliteDatabase database) : IWorkQueue
             {
                 using var reader = w.Command("""
                         UPDATE runs SET status = 1, started_at = COALESCE(started_at, @now) WHERE id = @run
-                        RETURNING function_id, input, attempt, created_at, parent_run_id;
+                        RETURNING function_id, input, attempt, created_at, parent_run_id, started_at,
+                            (SELECT finish_by FROM queue WHERE run_id = @run);
                         """)
                     .With("@now", Ms(now)).With("@run", runId)
                     .ExecuteReader();
                 if (reader.Read())
                 {
-                    claimed.Add(new ClaimedRun(new RunLease(runId, owner, token), reader.GetString(0), reader.GetString(1), reader.GetInt32(2), Time0(reader.GetInt64(3)), StringOrNull(reader, 4)));
+                    claimed.Add(new ClaimedRun(
+                        new RunLease(runId, owner, token),
+                        reader.GetString(0),
+                        reader.GetString(1),
+                        reader.GetInt32(2),
+                        Time0(reader.GetInt64(3)),
+                        StringOrNull(reader, 4),
+                        TimeOrNull(reader, 5),
+                        TimeOrNull(reader, 6)));
                 }
             }
 
@@ -175,6 +184,26 @@ internal sealed class SqliteWorkQueue(SqliteDatabase database) : IWorkQueue
             .With("@status", availableAt <= now ? (int)RunStatus.Queued : (int)status).With("@attempt", attempt).With("@run", lease.RunId)
             .ExecuteNonQuery();
         return true;
+    }
+
+    public Task SetFinishByAsync(RunLease lease, DateTimeOffset deadline, CancellationToken cancellationToken) =>
+        database.Writer.WriteAsync(w => w.Command($"UPDATE queue SET finish_by = COALESCE(finish_by, @deadline) WHERE {Leased};")
+            .WithLease(lease).With("@deadline", Ms(deadline)).ExecuteNonQuery() == 1 ? true : throw new LeaseLostException(lease.RunId));
+
+    public Task<IReadOnlyList<string>> OverdueAsync(DateTimeOffset now, int max, CancellationToken cancellationToken)
+    {
+        using var connection = database.OpenRead();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT run_id FROM queue WHERE finish_by <= @now ORDER BY finish_by LIMIT @max;";
+        command.With("@now", Ms(now)).With("@max", max);
+        using var reader = command.ExecuteReader();
+        var runs = new List<string>();
+        while (reader.Read())
+        {
+            runs.Add(reader.GetString(0));
+        }
+
+        return Task.FromResult<IReadOnlyList<string>>(runs);
     }
 
     public Task<StepRecord> WaitForEventAsync(RunLease lease, StepRecord waiting, EventWait wait, CancellationToken cancellationToken) =>

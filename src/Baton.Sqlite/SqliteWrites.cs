@@ -59,6 +59,40 @@ internal static class SqliteWrites
         {
             WriteStep(writer, run.Id, step);
         }
+
+        AddCancelWaits(writer, run);
+    }
+
+    /// <summary>One wait per cancel rule of the run's function, so a matching event finds the run through the index.</summary>
+    private static void AddCancelWaits(SqliteWriter writer, NewRun run)
+    {
+        List<(long Index, string EventName, string? Path, string? Condition)>? rules = null;
+        using (var reader = writer.Command("SELECT idx, event_name, match_path, condition FROM function_cancels WHERE function_id = @fn;").With("@fn", run.FunctionId).ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                (rules ??= []).Add((reader.GetInt64(0), reader.GetString(1), StringOrNull(reader, 2), StringOrNull(reader, 3)));
+            }
+        }
+
+        if (rules is null)
+        {
+            return;
+        }
+
+        using var input = JsonDocument.Parse(run.InputJson);
+        var data = input.RootElement[0].GetProperty("data");
+        foreach (var (index, eventName, path, condition) in rules)
+        {
+            writer.Command("""
+                    INSERT INTO waits(run_id, step_key, kind, event_name, match_path, match_value, condition, pending, created_at)
+                    VALUES (@run, @key, 3, @name, @path, @value, @condition, 0, @now);
+                    """)
+                .With("@run", run.Id).With("@key", $"cancel:{index}").With("@name", eventName).With("@path", path)
+                .With("@value", path is null ? null : WaitMatching.MatchValue(data, path)).With("@condition", condition)
+                .With("@now", Ms(run.CreatedAt))
+                .ExecuteNonQuery();
+        }
     }
 
     public static void WriteStep(SqliteWriter w, string runId, StepRecord step) =>
@@ -110,7 +144,7 @@ internal static class SqliteWrites
                     if (WaitMatching.MatchValue(data.RootElement, path) is { } value)
                     {
                         ReadCandidates(writer.Command("""
-                                SELECT w.run_id, w.step_key, w.condition, CASE WHEN w.condition IS NULL THEN NULL ELSE r.input END
+                                SELECT w.run_id, w.step_key, w.condition, CASE WHEN w.condition IS NULL THEN NULL ELSE r.input END, w.kind
                                 FROM waits w JOIN runs r ON r.id = w.run_id
                                 WHERE w.event_name = @name AND w.match_path = @path AND w.match_value = @value;
                                 """).With("@name", e.Name).With("@path", path).With("@value", value), i, candidates);
@@ -119,7 +153,7 @@ internal static class SqliteWrites
             }
 
             ReadCandidates(writer.Command("""
-                    SELECT w.run_id, w.step_key, w.condition, r.input
+                    SELECT w.run_id, w.step_key, w.condition, r.input, w.kind
                     FROM waits w JOIN runs r ON r.id = w.run_id
                     WHERE w.event_name = @name AND w.match_path IS NULL;
                     """).With("@name", e.Name), i, candidates);
@@ -127,7 +161,14 @@ internal static class SqliteWrites
 
         foreach (var (wait, e) in WaitMatching.Choose(events, candidates))
         {
-            ResolveWait(writer, wait.RunId, wait.StepKey, StepStatus.Completed, WaitMatching.ResultJson(e), null, now);
+            if (wait.Kind == WaitKind.Cancel)
+            {
+                CancelRun(writer, wait.RunId, RunStatus.Cancelled, WaitMatching.CancelledBy(e), now);
+            }
+            else
+            {
+                ResolveWait(writer, wait.RunId, wait.StepKey, StepStatus.Completed, WaitMatching.ResultJson(e), null, now);
+            }
         }
     }
 
@@ -136,7 +177,7 @@ internal static class SqliteWrites
         using var reader = command.ExecuteReader();
         while (reader.Read())
         {
-            into.Add(new WaitCandidate(eventIndex, reader.GetString(0), reader.GetString(1), StringOrNull(reader, 2), StringOrNull(reader, 3)));
+            into.Add(new WaitCandidate(eventIndex, reader.GetString(0), reader.GetString(1), StringOrNull(reader, 2), StringOrNull(reader, 3), (WaitKind)reader.GetInt32(4)));
         }
     }
 

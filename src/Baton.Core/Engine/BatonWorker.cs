@@ -20,6 +20,7 @@ internal sealed partial class BatonWorker(BatonEngine engine, IHostApplicationLi
     private Task _claimLoop = Task.CompletedTask;
     private Task _heartbeatLoop = Task.CompletedTask;
     private Task _retentionLoop = Task.CompletedTask;
+    private Task _deadlineLoop = Task.CompletedTask;
 
     private BatonOptions Options => engine.Options;
 
@@ -42,6 +43,7 @@ internal sealed partial class BatonWorker(BatonEngine engine, IHostApplicationLi
         engine.RunCancelled += StopCancelledRun;
         _claimLoop = Task.Run(() => ClaimLoopAsync(_stopping.Token), CancellationToken.None);
         _heartbeatLoop = Task.Run(() => HeartbeatLoopAsync(_stopping.Token), CancellationToken.None);
+        _deadlineLoop = Task.Run(() => DeadlineLoopAsync(_stopping.Token), CancellationToken.None);
         if (Options.HistoryRetention is { } retention)
         {
             _retentionLoop = Task.Run(() => RetentionLoopAsync(retention, _stopping.Token), CancellationToken.None);
@@ -63,6 +65,7 @@ internal sealed partial class BatonWorker(BatonEngine engine, IHostApplicationLi
         engine.RunCancelled -= StopCancelledRun;
         await _claimLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await _retentionLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await _deadlineLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
 
         var running = _running.Values.ToList();
         var all = Task.WhenAll(running.Select(r => r.Task));
@@ -235,6 +238,34 @@ internal sealed partial class BatonWorker(BatonEngine engine, IHostApplicationLi
     }
 
     /// <summary>
+    /// Cancels, as timed out, the runs whose finish deadline (<see cref="FunctionTimeouts.Finish"/>) has passed, every
+    /// <see cref="BatonOptions.PollInterval"/>. Every worker node does it; a run is cancelled once.
+    /// </summary>
+    private async Task DeadlineLoopAsync(CancellationToken stopping)
+    {
+        var reason = new RunError("Baton.FinishTimeout", "The run did not finish within its function's finish timeout (Timeouts.Finish).");
+        while (!stopping.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(Options.PollInterval, engine.Time, stopping).ConfigureAwait(false);
+                foreach (var runId in await engine.Storage.Queue.OverdueAsync(engine.Time.GetUtcNow(), 100, stopping).ConfigureAwait(false))
+                {
+                    await engine.CancelAsync(runId, RunStatus.TimedOut, reason, stopping).ConfigureAwait(false);
+                }
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex)
+            {
+                LogDeadlineFailed(Logger, ex);
+            }
+        }
+    }
+
+    /// <summary>
     /// Deletes history older than <see cref="BatonOptions.HistoryRetention"/> in small batches, so the purge never holds
     /// the writer for long. Every worker node does it; concurrent purges only delete the same rows once.
     /// </summary>
@@ -353,6 +384,9 @@ internal sealed partial class BatonWorker(BatonEngine engine, IHostApplicationLi
 
     [LoggerMessage(EventId = 16, Level = LogLevel.Information, Message = "Deleted {Count} runs and events that ended or arrived before {Cutoff:O}")]
     private static partial void LogPurged(ILogger logger, int count, DateTimeOffset cutoff);
+
+    [LoggerMessage(EventId = 18, Level = LogLevel.Warning, Message = "Cancelling runs past their finish timeout failed; trying again later")]
+    private static partial void LogDeadlineFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(EventId = 17, Level = LogLevel.Warning, Message = "Deleting old history failed; trying again later")]
     private static partial void LogPurgeFailed(ILogger logger, Exception exception);

@@ -20,6 +20,15 @@ internal sealed class FunctionDefinition
     /// <summary>An extra condition on a triggering event's payload (used by the built-in failure handlers).</summary>
     public Func<JsonElement, bool>? Filter { get; init; }
 
+    /// <summary>Rules that cancel runs by event.</summary>
+    public IReadOnlyList<CancelOn> CancelOn { get; init; } = [];
+
+    /// <summary>Start and finish timeouts.</summary>
+    public TimeSpan? StartTimeout { get; init; }
+
+    /// <summary>How long a run may take from its start.</summary>
+    public TimeSpan? FinishTimeout { get; init; }
+
     /// <summary>The function that owns this one, for built-in failure handlers.</summary>
     public string? ParentId { get; init; }
 

@@ -42,6 +42,9 @@ internal sealed partial class FunctionRegistry
                 Retry = options.RetryPolicy,
                 Invoker = descriptor.Invoker,
                 EventType = descriptor.EventType,
+                CancelOn = [.. options.CancelOn],
+                StartTimeout = options.Timeouts.Start,
+                FinishTimeout = options.Timeouts.Finish,
             };
             definitions.Add(definition);
             if (options.OnFailure is { } onFailure)
@@ -98,9 +101,14 @@ internal sealed partial class FunctionRegistry
                 backoff = d.Retry.Backoff.ToString(),
                 parentId = d.ParentId,
                 eventType = d.EventType.FullName,
+                cancelOn = d.CancelOn.Select(c => new { @event = c.EventName, match = c.Match, @if = c.If }),
+                timeouts = new { start = d.StartTimeout?.ToString(), finish = d.FinishTimeout?.ToString() },
             });
             var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(json)));
-            return new FunctionRegistration(d.Id, d.Triggers, json, hash, now);
+            return new FunctionRegistration(d.Id, d.Triggers, json, hash, now)
+            {
+                CancelRules = [.. d.CancelOn.Select(c => new CancelRule(c.EventName, c.Match, c.If))],
+            };
         })];
 
     internal static bool IsValidEventName(string? name) =>
@@ -146,6 +154,46 @@ internal sealed partial class FunctionRegistry
         foreach (var problem in options.RetryPolicy.Validate(who))
         {
             yield return problem;
+        }
+
+        foreach (var rule in options.CancelOn)
+        {
+            if (rule is null || !IsValidEventName(rule.EventName))
+            {
+                yield return $"{who}: cancel rule event '{rule?.EventName}' is not a valid event name";
+                continue;
+            }
+
+            if (rule.Match is { } match && !Storage.WaitMatching.IsValidMatchPath(match))
+            {
+                yield return $"{who}: cancel rule on '{rule.EventName}': match '{match}' is not a match path such as 'data.docId'";
+            }
+
+            if (rule.If is { } condition && CompileProblem(condition, $"{who}: cancel rule on '{rule.EventName}' (if)") is { } problem)
+            {
+                yield return problem;
+            }
+        }
+
+        foreach (var (name, value) in new[] { ("Timeouts.Start", options.Timeouts.Start), ("Timeouts.Finish", options.Timeouts.Finish) })
+        {
+            if (value is { } t && t <= TimeSpan.Zero)
+            {
+                yield return $"{who}: {name} is {t}; it must be positive, or null for none";
+            }
+        }
+    }
+
+    private static string? CompileProblem(string expression, string what)
+    {
+        try
+        {
+            Expressions.CelExpression.Compile(expression, what);
+            return null;
+        }
+        catch (BatonExpressionException ex)
+        {
+            return ex.Message;
         }
     }
 

@@ -60,6 +60,11 @@ internal sealed partial class RunExecution
 
             _unvisited = _journal.Count;
             _input = EventJson.ReadFirst(_claim.InputJson);
+            if (!await ApplyTimeoutsAsync().ConfigureAwait(false))
+            {
+                return;
+            }
+
             _scope = _engine.Services.CreateAsyncScope();
             await using (_scope.ConfigureAwait(false))
             {
@@ -92,6 +97,30 @@ internal sealed partial class RunExecution
             CancelNow();
             _cancellation.Dispose();
         }
+    }
+
+    /// <summary>
+    /// Ends a run that started too late (start timeout) and records the deadline of its finish timeout on its first
+    /// execution. Returns false when the run must not execute.
+    /// </summary>
+    private async Task<bool> ApplyTimeoutsAsync()
+    {
+        var started = _claim.StartedAt ?? _engine.Time.GetUtcNow();
+        if (_function.StartTimeout is { } startTimeout && started - _claim.CreatedAt > startTimeout)
+        {
+            var waited = started - _claim.CreatedAt;
+            await CompleteAsync(RunStatus.Expired, null, new RunError("Baton.StartTimeout",
+                $"The run was not started within {startTimeout} of its creation (Timeouts.Start); it waited {waited}."), _engine.Time.GetUtcNow()).ConfigureAwait(false);
+            return false;
+        }
+
+        if (_function.FinishTimeout is { } finish && _claim.FinishBy is null)
+        {
+            // The workers' deadline sweep cancels the run (status timed out) once this passes, wherever it is then.
+            await _engine.Storage.Queue.SetFinishByAsync(Lease, started + finish, CancellationToken.None).ConfigureAwait(false);
+        }
+
+        return true;
     }
 
     private async Task ConcludeAsync(Task<object?> body)

@@ -21,6 +21,19 @@ public sealed class FunctionOptions
     /// </summary>
     public Func<FailureContext, Task>? OnFailure { get; set; }
 
+    /// <summary>Rules that cancel this function's unfinished runs by event. Checked when the function is registered.</summary>
+    public IList<CancelOn> CancelOn { get; } = [];
+
+    /// <summary>How long a run may wait to start and take to finish.</summary>
+    public FunctionTimeouts Timeouts { get; } = new();
+
+    /// <summary>Cancels unfinished runs when a matching event arrives (see <see cref="Baton.CancelOn"/>).</summary>
+    public FunctionOptions CancelOnEvent(string eventName, string? match = null, string? @if = null)
+    {
+        CancelOn.Add(new CancelOn(eventName, match, @if));
+        return this;
+    }
+
     /// <summary>Adds an event trigger.</summary>
     public FunctionOptions TriggerOn(string eventName)
     {

@@ -1,4 +1,16 @@
 namespace Baton.Storage;
 
 /// <summary>A run handed to a worker by a claim.</summary>
-public sealed record ClaimedRun(RunLease Lease, string FunctionId, string InputJson, int Attempt, DateTimeOffset CreatedAt, string? ParentRunId = null);
+/// <remarks>
+/// <paramref name="StartedAt"/> is when a worker first claimed the run (this claim, for a new run);
+/// <paramref name="FinishBy"/> the deadline of its finish timeout, once set.
+/// </remarks>
+public sealed record ClaimedRun(
+    RunLease Lease,
+    string FunctionId,
+    string InputJson,
+    int Attempt,
+    DateTimeOffset CreatedAt,
+    string? ParentRunId = null,
+    DateTimeOffset? StartedAt = null,
+    DateTimeOffset? FinishBy = null);

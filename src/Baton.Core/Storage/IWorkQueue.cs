@@ -70,6 +70,12 @@ public interface IWorkQueue
     /// </summary>
     Task StartChildrenAsync(RunLease lease, StepRecord waiting, WaitKind kind, IReadOnlyList<NewRun> children, CancellationToken cancellationToken);
 
+    /// <summary>Sets the deadline of the run's finish timeout, unless one is set already.</summary>
+    Task SetFinishByAsync(RunLease lease, DateTimeOffset deadline, CancellationToken cancellationToken);
+
+    /// <summary>Up to <paramref name="max"/> unfinished runs whose finish deadline has passed.</summary>
+    Task<IReadOnlyList<string>> OverdueAsync(DateTimeOffset now, int max, CancellationToken cancellationToken);
+
     /// <summary>Gives the run back to the queue, due now (graceful shutdown).</summary>
     Task ReleaseAsync(RunLease lease, CancellationToken cancellationToken);
 }

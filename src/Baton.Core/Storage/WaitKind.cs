@@ -11,4 +11,7 @@ public enum WaitKind
 
     /// <summary><c>Step.BatchInvoke</c>: resolved when the last of its child runs ends.</summary>
     BatchInvoke = 2,
+
+    /// <summary>A function's cancel rule, created with each run: a matching event cancels the run.</summary>
+    Cancel = 3,
 }
