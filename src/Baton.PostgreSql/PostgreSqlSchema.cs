@@ -92,6 +92,7 @@ internal static class PostgreSqlSchema
             created_at bigint NOT NULL,
             PRIMARY KEY (run_id, step_key));
         CREATE INDEX waits_event ON {s}.waits (event_name, match_path, match_value) WHERE event_name IS NOT NULL;
+        CREATE INDEX waits_unmatched ON {s}.waits (event_name) WHERE event_name IS NOT NULL AND match_path IS NULL;
         CREATE TABLE {s}.wait_paths (
             event_name text NOT NULL,
             match_path text NOT NULL,

@@ -116,14 +116,18 @@ internal static class PostgreSqlWrites
 
     /// <summary>
     /// The waits the given events may resolve: by name and match value through the index (the match paths in use come
-    /// from wait_paths), and the waits with only a condition. Rows: event index, run id, step key, condition, run input.
+    /// from wait_paths), and the waits with only a condition. Rows: event index, run id, step key, condition, run input,
+    /// kind. Each event's match values are computed once, first, so the join is on plain equality whatever the plan.
     /// </summary>
     public static PgCommand FindWaits(string s, IReadOnlyList<EventRecord> events) =>
         new PgCommand($"""
+                WITH probe AS MATERIALIZED (
+                    SELECT e.idx, e.name, p.match_path, {s}.match_value(e.data, p.match_path) AS match_value
+                    FROM unnest(@names, @data) WITH ORDINALITY AS e(name, data, idx)
+                    JOIN {s}.wait_paths p ON p.event_name = e.name)
                 SELECT e.idx - 1, w.run_id, w.step_key, w.condition, CASE WHEN w.condition IS NULL THEN NULL ELSE r.input END, w.kind
-                FROM unnest(@names, @data) WITH ORDINALITY AS e(name, data, idx)
-                JOIN {s}.wait_paths p ON p.event_name = e.name
-                JOIN {s}.waits w ON w.event_name = e.name AND w.match_path = p.match_path AND w.match_value = {s}.match_value(e.data, p.match_path)
+                FROM probe e
+                JOIN {s}.waits w ON w.event_name = e.name AND w.match_path = e.match_path AND w.match_value = e.match_value
                 JOIN {s}.runs r ON r.id = w.run_id
                 UNION ALL
                 SELECT e.idx - 1, w.run_id, w.step_key, w.condition, r.input, w.kind

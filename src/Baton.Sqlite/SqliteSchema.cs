@@ -91,6 +91,7 @@ internal static class SqliteSchema
             created_at INTEGER NOT NULL,
             PRIMARY KEY (run_id, step_key)) WITHOUT ROWID;
         CREATE INDEX waits_event ON waits(event_name, match_path, match_value) WHERE event_name IS NOT NULL;
+        CREATE INDEX waits_unmatched ON waits(event_name) WHERE event_name IS NOT NULL AND match_path IS NULL;
         CREATE TABLE wait_paths (
             event_name TEXT NOT NULL,
             match_path TEXT NOT NULL,

@@ -50,4 +50,43 @@ public sealed class PostgreSqlNodeTests
         Assert.Equal(200, executions.Count);
         Assert.All(executions.Values, n => Assert.Equal(1, n));
     }
+
+    [Fact]
+    public async Task TwoNodes_SendingMatchingEventsAtOnce_ResumeEachWaiterExactlyOnce()
+    {
+        using var storage = new PostgresTestStorage();
+        var recorded = new System.Collections.Concurrent.ConcurrentDictionary<string, int>();
+        void Configure(BatonBuilder b) => b.AddFunction<Item>("gate", f => f.TriggerOn("opened"), async ctx =>
+        {
+            var approval = await ctx.Step.WaitForEvent<Item>("approval", "approved", TimeSpan.FromHours(1), match: "data.i");
+            await ctx.Step.Run("record", () => recorded.AddOrUpdate(ctx.RunId, 1, (_, n) => n + 1));
+            return approval!.Data.By;
+        });
+
+        await using var first = await TestHost.StartAsync(Configure, storage);
+        await using var second = await TestHost.StartAsync(Configure, storage);
+        var runIds = (await first.Client.SendAsync(Enumerable.Range(0, 200).Select(i => new BatonEvent("opened", new Item(i, ""))))).RunIds;
+        await TestHost.EventuallyAsync(
+            () => Task.FromResult(storage.Scalar("SELECT COUNT(*) FROM waits") == 200 && storage.Scalar("SELECT COUNT(*) FROM runs WHERE status = 6") == 200),
+            "every run waits");
+
+        // Both nodes send an event for every run at the same time, one at a time, so the two race for each wait.
+        await Task.WhenAll(
+            Task.Run(async () => { foreach (var i in Enumerable.Range(0, 200)) { await first.Client.SendAsync(new BatonEvent("approved", new Item(i, "first"))); } }),
+            Task.Run(async () => { foreach (var i in Enumerable.Range(0, 200)) { await second.Client.SendAsync(new BatonEvent("approved", new Item(i, "second"))); } }));
+
+        foreach (var runId in runIds)
+        {
+            var run = await first.WaitAsync(runId);
+            Assert.Equal(RunStatus.Completed, run.Status);
+            Assert.Contains(run.Output!.Value.GetString(), new[] { "first", "second" });
+            Assert.Equal(run.Output!.Value.GetString(), run.Steps.Single(s => s.Id == "approval").Output!.Value.GetProperty("data").GetProperty("by").GetString());
+        }
+
+        Assert.Equal(200, recorded.Count);
+        Assert.All(recorded.Values, n => Assert.Equal(1, n));
+        Assert.Equal(0, storage.Scalar("SELECT COUNT(*) FROM waits"));
+    }
+
+    public sealed record Item(int I, string By);
 }

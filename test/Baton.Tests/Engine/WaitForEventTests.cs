@@ -216,6 +216,38 @@ public abstract class WaitForEventTests : EngineTests
         }
     }
 
+    [Fact]
+    public async Task WaitForEvent_ThousandsOfWaiters_EachIsResumedByItsOwnEvent()
+    {
+        // The guarantee: 10,000 runs waiting at once on SQLite; fewer on the PostgreSQL pass, which checks the same.
+        var count = this is OnSqlite ? 10_000 : 2_000;
+        await using var host = await StartAsync(ApprovalGate());
+        var runIds = new List<string>();
+        foreach (var chunk in Enumerable.Range(0, count).Chunk(1000))
+        {
+            runIds.AddRange((await host.Client.SendAsync(chunk.Select(i => new BatonEvent("doc/uploaded", new Doc($"d{i}"))))).RunIds);
+        }
+
+        await TestHost.EventuallyAsync(
+            () => Task.FromResult(host.Storage.Scalar("SELECT COUNT(*) FROM waits") == count && host.Storage.Scalar("SELECT COUNT(*) FROM queue WHERE owner IS NOT NULL") == 0),
+            $"{count} runs wait, none holding a lease");
+
+        // Each approval names one document: it must resume exactly that run.
+        foreach (var chunk in Enumerable.Range(0, count).Chunk(1000))
+        {
+            await host.Client.SendAsync(chunk.Select(i => new BatonEvent("doc/approved", new Approval($"d{i}", $"approver-{i}"))));
+        }
+
+        await TestHost.EventuallyAsync(() => Task.FromResult(host.Storage.Scalar("SELECT COUNT(*) FROM runs WHERE status = 3") == count), "every run completed");
+        var outputs = host.Storage.Rows("SELECT id, output FROM runs").ToDictionary(r => r[0], r => r[1]);
+        for (var i = 0; i < count; i++)
+        {
+            Assert.Equal($"\"approver-{i} approved d{i} (doc/approved)\"", outputs[runIds[i]]);
+        }
+
+        Assert.Equal(0, host.Storage.Scalar("SELECT COUNT(*) FROM waits"));
+    }
+
     [Theory]
     [InlineData("bad name ", null, null, "is not a valid event name")]
     [InlineData("doc/approved", "docId", null, "match 'docId' is not a match path")]
