@@ -1,4 +1,4 @@
 namespace DocumentAnalysis;
 
-/// <summary>The payload of <c>doc/uploaded</c>.</summary>
-public sealed record DocUploaded(string DocId, string FileUrl);
+/// <summary>The payload of <c>doc/uploaded</c>. With <paramref name="RequireApproval"/>, the analysis waits for a person's approval.</summary>
+public sealed record DocUploaded(string DocId, string FileUrl, bool RequireApproval = false);

@@ -10,6 +10,10 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = ar
 
 builder.Services.AddProblemDetails();
 builder.Services.AddSingleton<DocumentStore>();
+builder.Services.AddSingleton(new ApprovalSettings(
+    TimeSpan.TryParse(builder.Configuration["APPROVAL_TIMEOUT"], System.Globalization.CultureInfo.InvariantCulture, out var approvalTimeout) && approvalTimeout > TimeSpan.Zero
+        ? approvalTimeout
+        : TimeSpan.FromDays(7)));
 builder.Services.AddHttpClient<TextExtractor>(http => http.Timeout = TimeSpan.FromSeconds(30));
 var apiKey = builder.Configuration["ANTHROPIC_API_KEY"];
 if (string.IsNullOrWhiteSpace(apiKey))
@@ -33,7 +37,8 @@ builder.Services.AddBaton(baton => (string.IsNullOrWhiteSpace(postgres) ? baton 
         f.TriggerOn("doc/uploaded");
         f.Retries = 3;
         f.Backoff = Backoff.Exponential(TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(30));
-    }));
+    })
+    .AddFunction<AnalyzeBatch>(AnalyzeBatch.Id, f => f.TriggerOn("batch/requested")));
 
 var app = builder.Build();
 app.UseExceptionHandler();
@@ -45,7 +50,7 @@ app.MapPost("/documents", async (NewDocument? request, DocumentStore documents, 
     {
         return Results.Problem(
             title: "Invalid document",
-            detail: "Send {\"fileUrl\": \"...\"} with an absolute http, https or file URL.",
+            detail: "Send {\"fileUrl\": \"...\", \"requireApproval\": true|false} with an absolute http, https or file URL.",
             statusCode: StatusCodes.Status400BadRequest);
     }
 
@@ -53,14 +58,60 @@ app.MapPost("/documents", async (NewDocument? request, DocumentStore documents, 
     documents.Add(docId, url.ToString());
 
     // The event id makes a retried send harmless: Baton accepts an id once.
-    await baton.SendAsync(new BatonEvent("doc/uploaded", new DocUploaded(docId, url.ToString())) { Id = "doc-uploaded-" + docId }, cancellationToken);
+    var uploaded = new DocUploaded(docId, url.ToString(), request.RequireApproval ?? true);
+    await baton.SendAsync(new BatonEvent("doc/uploaded", uploaded) { Id = "doc-uploaded-" + docId }, cancellationToken);
     return Results.Accepted($"/documents/{docId}", new { docId });
 });
 
 app.MapGet("/documents/{docId}", (string docId, DocumentStore documents) =>
     documents.Find(docId) is { } doc
-        ? Results.Ok(new { docId = doc.DocId, status = doc.Status, analysis = doc.Analysis, error = doc.Error })
-        : Results.Problem(title: "Not found", detail: $"There is no document '{docId}'.", statusCode: StatusCodes.Status404NotFound));
+        ? Results.Ok(new { docId = doc.DocId, status = doc.Status, analysis = doc.Analysis, error = doc.Error, approvedBy = doc.ApprovedBy })
+        : NotFound("document", docId));
+
+app.MapPost("/documents/{docId}/approve", async (string docId, Approval? request, DocumentStore documents, IBatonClient baton, CancellationToken cancellationToken) =>
+{
+    if (documents.Find(docId) is not { } doc)
+    {
+        return NotFound("document", docId);
+    }
+
+    if (doc.Status is not ("pending" or "awaiting-approval"))
+    {
+        return Results.Problem(title: "Not awaiting approval", detail: $"Document '{docId}' is {doc.Status}; only a pending or awaiting-approval document can be approved.", statusCode: StatusCodes.Status409Conflict);
+    }
+
+    // The analysis run waits for this event (matched on data.docId); one sent while it still analyzes counts too.
+    var approver = string.IsNullOrWhiteSpace(request?.Approver) ? "anonymous" : request.Approver;
+    await baton.SendAsync(new BatonEvent("doc/approved", new DocApproved(docId, approver)) { Id = "doc-approved-" + docId }, cancellationToken);
+    return Results.Accepted($"/documents/{docId}", new { docId });
+});
+
+app.MapPost("/batches", async (NewBatch? request, DocumentStore documents, IBatonClient baton, CancellationToken cancellationToken) =>
+{
+    const int MaxDocuments = 1000;
+    var urls = request?.FileUrls ?? [];
+    var invalid = urls.Where(u => !Uri.TryCreate(u, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https" or "file")).ToList();
+    if (urls.Count is 0 or > MaxDocuments || invalid.Count > 0)
+    {
+        return Results.Problem(
+            title: "Invalid batch",
+            detail: invalid.Count > 0
+                ? $"Every entry of fileUrls must be an absolute http, https or file URL; these are not: {string.Join(", ", invalid.Take(5))}."
+                : $"Send {{\"fileUrls\": [...]}} with 1 to {MaxDocuments} URLs.",
+            statusCode: StatusCodes.Status400BadRequest);
+    }
+
+    var batchId = Guid.CreateVersion7().ToString("N");
+    var docs = urls.Select((u, i) => new BatchDocument($"{batchId}-{i}", u)).ToList();
+    documents.AddBatch(batchId, [.. docs.Select(d => (d.DocId, d.FileUrl))]);
+    await baton.SendAsync(new BatonEvent("batch/requested", new BatchRequested(batchId, docs)) { Id = "batch-requested-" + batchId }, cancellationToken);
+    return Results.Accepted($"/batches/{batchId}", new { batchId });
+});
+
+app.MapGet("/batches/{batchId}", (string batchId, DocumentStore documents) =>
+    documents.FindBatch(batchId) is { } batch
+        ? Results.Ok(new { batchId = batch.BatchId, status = batch.Status, total = batch.Total, succeeded = batch.Succeeded, failed = batch.Failed })
+        : NotFound("batch", batchId));
 
 app.Lifetime.ApplicationStarted.Register(() =>
 {
@@ -74,8 +125,12 @@ app.Lifetime.ApplicationStarted.Register(() =>
 
         Analyze a document:
           curl -s -X POST {{address}}/documents -H 'Content-Type: application/json' -d '{"fileUrl": "{{address}}/samples/contract.txt"}'
-        Then read the result (use the docId printed by the first command):
+        Then read the result (use the docId printed by the first command); it waits for approval:
           curl -s {{address}}/documents/<docId>
+          curl -s -X POST {{address}}/documents/<docId>/approve -H 'Content-Type: application/json' -d '{"approver": "me"}'
+        Skip the approval with "requireApproval": false. Analyze many documents at once:
+          curl -s -X POST {{address}}/batches -H 'Content-Type: application/json' -d '{"fileUrls": ["{{address}}/samples/contract.txt", "{{address}}/samples/incident.txt"]}'
+          curl -s {{address}}/batches/<batchId>
 
         Stop the app at any moment (Ctrl+C, or kill -9) and start it again: runs resume, and completed steps do not run again.
 
@@ -84,5 +139,14 @@ app.Lifetime.ApplicationStarted.Register(() =>
 
 app.Run();
 
-/// <summary>The body of <c>POST /documents</c>.</summary>
-internal sealed record NewDocument(string? FileUrl);
+static IResult NotFound(string what, string id) =>
+    Results.Problem(title: "Not found", detail: $"There is no {what} '{id}'.", statusCode: StatusCodes.Status404NotFound);
+
+/// <summary>The body of <c>POST /documents</c>. Documents require approval unless <c>requireApproval</c> is false.</summary>
+internal sealed record NewDocument(string? FileUrl, bool? RequireApproval);
+
+/// <summary>The body of <c>POST /documents/{docId}/approve</c>.</summary>
+internal sealed record Approval(string? Approver);
+
+/// <summary>The body of <c>POST /batches</c>.</summary>
+internal sealed record NewBatch(IReadOnlyList<string>? FileUrls);

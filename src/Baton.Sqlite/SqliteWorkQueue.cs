@@ -288,11 +288,16 @@ internal sealed class SqliteWorkQueue(SqliteDatabase database) : IWorkQueue
             return null;
         }
 
+        // A string match value (the common case: ids) narrows the scan in SQL; the exact comparison is made below.
+        var text = matchValue is ['"', ..] ? System.Text.Json.JsonSerializer.Deserialize<string>(matchValue) : null;
         var events = new List<EventRecord>();
         using (var reader = w.Command("""
                 SELECT id, name, data, ts, received_at FROM events
-                WHERE name = @name AND received_at >= @from ORDER BY received_at LIMIT 10000;
-                """).With("@name", wait.EventName).With("@from", Ms(from)).ExecuteReader())
+                WHERE name = @name AND received_at >= @from AND (@text IS NULL OR json_extract(data, @json_path) = @text)
+                ORDER BY received_at LIMIT 10000;
+                """).With("@name", wait.EventName).With("@from", Ms(from))
+                .With("@text", text).With("@json_path", text is null ? null : "$." + string.Join('.', WaitMatching.DataSegments(wait.MatchPath!).Select(s => $"\"{s}\"")))
+                .ExecuteReader())
         {
             while (reader.Read())
             {
