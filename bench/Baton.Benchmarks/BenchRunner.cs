@@ -81,6 +81,17 @@ public sealed class BenchRunner(BenchSettings settings, BenchEnvironment environ
                 Add(Summarize($"scale, {settings.SleepingRuns} sleeping runs: memory added", "Baton", storage.ToString(), "MB", memory));
                 Add(Summarize($"scale, {settings.SleepingRuns} sleeping runs: latest wake after due", "Baton", storage.ToString(), "s", lateness));
             }
+
+            foreach (var storage in storages)
+            {
+                Progress($"scale, resume one waiter by event ({settings.FewWaiters} then {settings.ManyWaiters} waiting)", "Baton", storage.ToString(), 1, 1);
+                var (few, many) = await _baton.WaiterResumeAsync(storage, settings.FewWaiters, settings.ManyWaiters, settings.LatencySamples);
+                var withFew = Summarize($"scale, resume one waiter with {settings.FewWaiters} waiting p50", "Baton", storage.ToString(), "ms", [few.Percentile(50)]);
+                var withMany = Summarize($"scale, resume one waiter with {settings.ManyWaiters} waiting p50", "Baton", storage.ToString(), "ms", [many.Percentile(50)]);
+                Add(withFew);
+                Add(withMany);
+                Add(new Measurement($"ratio: resume with {settings.ManyWaiters} / with {settings.FewWaiters} waiting (target <= 2)", "Baton", storage.ToString(), withMany.Value / withFew.Value, "x", withMany.Value / withFew.Value, withMany.Value / withFew.Value));
+            }
         }
 
         AddRatios();

@@ -172,6 +172,69 @@ public sealed class BatonScenarios(BenchEnvironment environment)
         return (sleeping - before, lateness.IsEmpty ? double.NaN : lateness.Max());
     }
 
+    /// <summary>
+    /// Time to resume one run by its event (event sent → the step after the wait starts) with <paramref name="few"/> and
+    /// then <paramref name="many"/> runs waiting for events at once, each matched on its own <c>data.i</c>. Returns the
+    /// samples with few waiters present and with many.
+    /// </summary>
+    public async Task<(LatencySamples Few, LatencySamples Many)> WaiterResumeAsync(BenchStorage storage, int few, int many, int samples)
+    {
+        var database = BenchEnvironment.NewName("wait");
+        var resumed = new ConcurrentDictionary<int, TaskCompletionSource<long>>();
+        await using var node = await BatonNode.StartAsync(environment, storage, database, b => b.AddFunction<JsonElement>("waiter", f => f.TriggerOn("bench/open"), async ctx =>
+        {
+            await ctx.Step.WaitForEvent<JsonElement>("approval", "bench/approve", TimeSpan.FromHours(1), match: "data.i");
+            await ctx.Step.Run("resumed", () =>
+            {
+                var now = Stopwatch.GetTimestamp();
+                resumed.GetOrAdd(ctx.Event.Data.GetProperty("i").GetInt32(), _ => new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult(now);
+                return 0;
+            });
+        }));
+
+        async Task OpenAsync(int from, int to)
+        {
+            foreach (var chunk in Enumerable.Range(from, to - from).Chunk(1000))
+            {
+                await node.Client.SendAsync(chunk.Select(i => new BatonEvent("bench/open", new { i })));
+            }
+
+            // Every run opened so far, but those already resumed, has reached its wait and suspended.
+            while (await DatabaseProbe.WaitingRunsAsync(environment, storage, database) < to - resumed.Count)
+            {
+                await Task.Delay(50);
+            }
+        }
+
+        async Task<LatencySamples> ResumeAsync(int from, int to)
+        {
+            var latencies = new List<double>();
+            for (var k = -3; k < samples; k++)
+            {
+                // Spread over the waiters just opened (7919 is prime: no repeats), so no cache holds the one asked for.
+                var i = from + (int)((k + 3) * 7919L % (to - from));
+                var waiter = resumed.GetOrAdd(i, _ => new(TaskCreationOptions.RunContinuationsAsynchronously));
+                var sent = Stopwatch.GetTimestamp();
+                await node.Client.SendAsync(new BatonEvent("bench/approve", new { i }));
+                var at = await waiter.Task.WaitAsync(TimeSpan.FromSeconds(30));
+                if (k >= 0)
+                {
+                    latencies.Add(Stopwatch.GetElapsedTime(sent, at).TotalMilliseconds);
+                }
+
+                await Task.Delay(Random.Shared.Next(10, 30));
+            }
+
+            return new LatencySamples(latencies);
+        }
+
+        await OpenAsync(0, few);
+        var withFew = await ResumeAsync(0, few);
+        await OpenAsync(few, many);
+        var withMany = await ResumeAsync(few, many);
+        return (withFew, withMany);
+    }
+
     private static double MemoryMegabytes()
     {
         GC.Collect();

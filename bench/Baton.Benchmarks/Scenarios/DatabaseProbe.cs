@@ -23,6 +23,25 @@ public static class DatabaseProbe
         return (long)(await count.ExecuteScalarAsync())!;
     }
 
+    /// <summary>How many runs wait for an event.</summary>
+    public static async Task<long> WaitingRunsAsync(BenchEnvironment environment, BenchStorage storage, string database)
+    {
+        const string Sql = "SELECT COUNT(*) FROM {0}runs WHERE status = 6";
+        if (storage == BenchStorage.Sqlite)
+        {
+            await using var connection = new SqliteConnection($"Data Source={Path.Combine(environment.WorkDirectory, database + ".db")};Mode=ReadOnly");
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = string.Format(System.Globalization.CultureInfo.InvariantCulture, Sql, "");
+            return (long)(await command.ExecuteScalarAsync())!;
+        }
+
+        await using var pg = new NpgsqlConnection(environment.PostgresConnectionString);
+        await pg.OpenAsync();
+        await using var count = new NpgsqlCommand(string.Format(System.Globalization.CultureInfo.InvariantCulture, Sql, database + "."), pg);
+        return (long)(await count.ExecuteScalarAsync())!;
+    }
+
     /// <summary>Polls until no run of the database is unfinished.</summary>
     public static async Task WaitUntilDoneAsync(BenchEnvironment environment, BenchStorage storage, string database, TimeSpan timeout)
     {
