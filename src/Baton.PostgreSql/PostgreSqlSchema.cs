@@ -104,7 +104,8 @@ internal static class PostgreSqlSchema
             match_path text,
             condition text,
             PRIMARY KEY (function_id, idx));
-        ALTER TABLE {s}.queue ADD COLUMN finish_by bigint;
+        ALTER TABLE {s}.queue ADD COLUMN finish_by bigint, ADD COLUMN concurrency_key text;
+        CREATE INDEX queue_running ON {s}.queue (function_id, concurrency_key) WHERE owner IS NOT NULL;
         CREATE INDEX queue_finish_by ON {s}.queue (finish_by) WHERE finish_by IS NOT NULL;
         CREATE FUNCTION {s}.match_value(data text, path text) RETURNS text
             LANGUAGE sql IMMUTABLE PARALLEL SAFE

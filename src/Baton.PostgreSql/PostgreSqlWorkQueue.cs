@@ -10,17 +10,94 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
 
     private string S => database.Schema;
 
-    public Task<IReadOnlyList<ClaimedRun>> ClaimAsync(string owner, IReadOnlyCollection<string> functionIds, int max, TimeSpan leaseDuration, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<ClaimedRun>> ClaimAsync(
+        string owner,
+        IReadOnlyCollection<string> functionIds,
+        int max,
+        TimeSpan leaseDuration,
+        IReadOnlyDictionary<string, ConcurrencyRule> limits,
+        CancellationToken cancellationToken)
     {
         var now = database.Time.GetUtcNow();
+        var unlimited = functionIds.Where(f => !limits.ContainsKey(f)).ToArray();
+        var limited = functionIds.Where(limits.ContainsKey).Order(StringComparer.Ordinal).ToArray();
+        var limitedClaim = limited.Length == 0 ? null : new List<PgCommand>
+        {
+            // Claims of a limited function serialize on a lock of its own, so two nodes never count the same free slot.
+            // Locks are taken in one order (sorted), so claimers cannot deadlock on each other.
+            new PgCommand($"SELECT pg_advisory_xact_lock(hashtext(@prefix || f)) FROM (SELECT unnest(@functions) AS f ORDER BY 1) l", returnsRows: true)
+                .With("prefix", $"baton-concurrency:{S}:").With("functions", limited),
+            ClaimCommand($"""
+                    lim AS (
+                        SELECT * FROM unnest(@limited, @fn_limits, @key_limits) AS l(function_id, fn_limit, key_limit)),
+                    running AS (
+                        SELECT q.function_id, COALESCE(q.concurrency_key, '') AS k, COUNT(*) AS n FROM {S}.queue q
+                        WHERE q.function_id = ANY(@limited) AND q.owner IS NOT NULL AND q.available_at > @now
+                        GROUP BY 1, 2),
+                    window_rows AS (
+                        SELECT run_id, function_id, COALESCE(concurrency_key, '') AS k, available_at FROM {S}.queue
+                        WHERE available_at <= @now AND function_id = ANY(@limited)
+                        ORDER BY available_at LIMIT @window
+                        FOR UPDATE SKIP LOCKED),
+                    ranked AS (
+                        SELECT w.*, ROW_NUMBER() OVER (PARTITION BY w.function_id, w.k ORDER BY w.available_at) AS key_rank
+                        FROM window_rows w),
+                    eligible AS (
+                        SELECT r.*, ROW_NUMBER() OVER (PARTITION BY r.function_id ORDER BY r.key_rank, r.available_at) AS fn_rank
+                        FROM ranked r JOIN lim l USING (function_id)
+                        WHERE l.key_limit IS NULL
+                           OR r.key_rank <= l.key_limit - COALESCE((SELECT n FROM running x WHERE x.function_id = r.function_id AND x.k = r.k), 0)),
+                    due AS (
+                        SELECT e.run_id FROM eligible e JOIN lim l USING (function_id)
+                        WHERE l.fn_limit IS NULL
+                           OR e.fn_rank <= l.fn_limit - COALESCE((SELECT SUM(n) FROM running x WHERE x.function_id = e.function_id), 0)
+                        ORDER BY e.fn_rank, e.available_at LIMIT @max)
+                    """, owner, now, leaseDuration, max)
+                .With("limited", limited)
+                .With("fn_limits", limited.Select(f => limits[f].FunctionLimit).ToArray())
+                .With("key_limits", limited.Select(f => limits[f].KeyLimit).ToArray())
+                .With("window", 2000),
+        };
 
         // SKIP LOCKED: nodes claiming at the same moment take different runs instead of waiting on each other.
-        var command = new PgCommand($"""
-                WITH due AS (
+        PgCommand UnlimitedClaim(int room) => ClaimCommand($"""
+                due AS (
                     SELECT run_id FROM {S}.queue
                     WHERE available_at <= @now AND function_id = ANY(@functions)
                     ORDER BY available_at LIMIT @max
-                    FOR UPDATE SKIP LOCKED),
+                    FOR UPDATE SKIP LOCKED)
+                """, owner, now, leaseDuration, room).With("functions", unlimited);
+
+        if (limitedClaim is null)
+        {
+            return database.Writer.WriteAsync<IReadOnlyList<ClaimedRun>>([UnlimitedClaim(max)], results => ReadClaimed(results[0], owner));
+        }
+
+        // Limited functions first; the unlimited ones fill the room left, in a second round of the same transaction.
+        return database.Writer.WriteAsync(new PgRound<IReadOnlyList<ClaimedRun>>(limitedClaim, results =>
+        {
+            var claimed = ReadClaimed(results[1], owner);
+            return unlimited.Length == 0 || claimed.Count >= max
+                ? PgNext<IReadOnlyList<ClaimedRun>>.Done(claimed)
+                : PgNext<IReadOnlyList<ClaimedRun>>.More(new([UnlimitedClaim(max - claimed.Count)], more => PgNext<IReadOnlyList<ClaimedRun>>.Done([.. claimed, .. ReadClaimed(more[0], owner)])));
+        }));
+    }
+
+    private static List<ClaimedRun> ReadClaimed(PgResult result, string owner) =>
+        [.. result.Rows.Select(r => new ClaimedRun(
+            new RunLease((string)r[0]!, owner, (long)r[1]!),
+            (string)r[2]!,
+            (string)r[3]!,
+            (int)r[4]!,
+            Time0((long)r[5]!),
+            (string?)r[6],
+            r[7] is long started ? Time0(started) : null,
+            r[8] is long finishBy ? Time0(finishBy) : null))];
+
+    /// <summary>A claim statement: <paramref name="due"/> is CTEs ending in <c>due(run_id)</c>, the runs to lease.</summary>
+    private PgCommand ClaimCommand(string due, string owner, DateTimeOffset now, TimeSpan leaseDuration, int max) =>
+        new PgCommand($"""
+                WITH {due},
                 claimed AS (
                     UPDATE {S}.queue q SET owner = @owner, token = q.token + 1, available_at = @until, woken = 0
                     FROM due WHERE q.run_id = due.run_id
@@ -29,19 +106,7 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
                 FROM claimed WHERE r.id = claimed.run_id
                 RETURNING r.id, claimed.token, r.function_id, r.input, r.attempt, r.created_at, r.parent_run_id, r.started_at, claimed.finish_by
                 """, returnsRows: true)
-            .With("owner", owner).With("until", Ms(now + leaseDuration)).With("now", Ms(now))
-            .With("functions", functionIds.ToArray()).With("max", max);
-        return database.Writer.WriteAsync<IReadOnlyList<ClaimedRun>>(command, result =>
-            [.. result.Rows.Select(r => new ClaimedRun(
-                new RunLease((string)r[0]!, owner, (long)r[1]!),
-                (string)r[2]!,
-                (string)r[3]!,
-                (int)r[4]!,
-                Time0((long)r[5]!),
-                (string?)r[6],
-                r[7] is long started ? Time0(started) : null,
-                r[8] is long finishBy ? Time0(finishBy) : null))]);
-    }
+            .With("owner", owner).With("until", Ms(now + leaseDuration)).With("now", Ms(now)).With("max", max);
 
     public async Task<DateTimeOffset?> NextDueAsync(CancellationToken cancellationToken)
     {
@@ -273,15 +338,15 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
                     INSERT INTO {S}.waits (run_id, step_key, kind, pending, created_at)
                     SELECT @run, @key, @wait_kind, @pending, @started WHERE EXISTS (SELECT 1 FROM lease)),
                 new AS (
-                    SELECT * FROM unnest(@ids, @functions, @inputs, @created, @indexes)
-                        AS t(id, function_id, input, created_at, parent_index)
+                    SELECT * FROM unnest(@ids, @functions, @inputs, @created, @indexes, @concurrency)
+                        AS t(id, function_id, input, created_at, parent_index, concurrency_key)
                     WHERE EXISTS (SELECT 1 FROM lease)),
                 inserted AS (
                     INSERT INTO {S}.runs (id, function_id, status, input, attempt, created_at, parent_run_id, parent_step, parent_index)
                     SELECT id, function_id, 0, input, 0, created_at, @run, @key, parent_index FROM new),
                 queued AS (
-                    INSERT INTO {S}.queue (run_id, function_id, available_at, owner, token)
-                    SELECT id, function_id, created_at, NULL, 0 FROM new),
+                    INSERT INTO {S}.queue (run_id, function_id, available_at, owner, token, concurrency_key)
+                    SELECT id, function_id, created_at, NULL, 0, concurrency_key FROM new),
                 {PostgreSqlWrites.CancelWaits(S, "new")}
                 SELECT COUNT(*) FROM lease
                 """, returnsRows: true)
@@ -291,7 +356,8 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
             .With("functions", children.Select(c => c.FunctionId).ToArray())
             .With("inputs", children.Select(c => c.InputJson).ToArray())
             .With("created", children.Select(c => Ms(c.CreatedAt)).ToArray())
-            .With("indexes", children.Select(c => c.Parent!.Index).ToArray());
+            .With("indexes", children.Select(c => c.Parent!.Index).ToArray())
+            .With("concurrency", children.Select(c => c.ConcurrencyKey).ToArray());
         return database.Writer.WriteAsync(command, result => (long)result.Rows[0][0]! == 1 ? true : throw new LeaseLostException(lease.RunId), notifiesWork: true);
     }
 

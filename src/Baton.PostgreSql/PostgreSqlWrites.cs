@@ -22,15 +22,15 @@ internal static class PostgreSqlWrites
                 ON CONFLICT (id) DO NOTHING
                 RETURNING id),
             new_runs AS (
-                SELECT * FROM unnest(@run_ids, @run_functions, @run_inputs, @run_events, @run_keys, @run_created, @run_available)
-                    AS t(id, function_id, input, event_id, event_key, created_at, available_at)
+                SELECT * FROM unnest(@run_ids, @run_functions, @run_inputs, @run_events, @run_keys, @run_created, @run_available, @run_concurrency)
+                    AS t(id, function_id, input, event_id, event_key, created_at, available_at, concurrency_key)
                 WHERE t.event_key IN (SELECT id FROM new_events)),
             inserted_runs AS (
                 INSERT INTO {s}.runs (id, function_id, status, input, attempt, event_id, created_at)
                 SELECT id, function_id, 0, input, 0, event_id, created_at FROM new_runs),
             inserted_queue AS (
-                INSERT INTO {s}.queue (run_id, function_id, available_at, owner, token)
-                SELECT id, function_id, available_at, NULL, 0 FROM new_runs),
+                INSERT INTO {s}.queue (run_id, function_id, available_at, owner, token, concurrency_key)
+                SELECT id, function_id, available_at, NULL, 0, concurrency_key FROM new_runs),
             {CancelWaits(s, "new_runs")}
             {result}
             """;
@@ -46,7 +46,8 @@ internal static class PostgreSqlWrites
             .With("run_events", runs.Select(r => r.Run.EventId).ToArray())
             .With("run_keys", runs.Select(r => r.Id).ToArray())
             .With("run_created", runs.Select(r => Ms(r.Run.CreatedAt)).ToArray())
-            .With("run_available", runs.Select(r => Ms(r.Run.AvailableAt)).ToArray());
+            .With("run_available", runs.Select(r => Ms(r.Run.AvailableAt)).ToArray())
+            .With("run_concurrency", runs.Select(r => r.Run.ConcurrencyKey).ToArray());
     }
 
     /// <summary>Which appends were new: an id returned by the statement, at its first occurrence in the call.</summary>
@@ -59,14 +60,14 @@ internal static class PostgreSqlWrites
     public static PgCommand InsertRuns(string s, IReadOnlyList<NewRun> runs) =>
         new PgCommand($"""
                 WITH new AS (
-                    SELECT * FROM unnest(@ids, @functions, @inputs, @events, @created, @available, @parents, @steps, @indexes, @tokens)
-                        AS t(id, function_id, input, event_id, created_at, available_at, parent_run_id, parent_step, parent_index, token)),
+                    SELECT * FROM unnest(@ids, @functions, @inputs, @events, @created, @available, @parents, @steps, @indexes, @tokens, @concurrency)
+                        AS t(id, function_id, input, event_id, created_at, available_at, parent_run_id, parent_step, parent_index, token, concurrency_key)),
                 inserted AS (
                     INSERT INTO {s}.runs (id, function_id, status, input, attempt, event_id, created_at, parent_run_id, parent_step, parent_index)
                     SELECT id, function_id, 0, input, 0, event_id, created_at, parent_run_id, parent_step, parent_index FROM new)
                 queued AS (
-                    INSERT INTO {s}.queue (run_id, function_id, available_at, owner, token)
-                    SELECT id, function_id, available_at, NULL, token FROM new),
+                    INSERT INTO {s}.queue (run_id, function_id, available_at, owner, token, concurrency_key)
+                    SELECT id, function_id, available_at, NULL, token, concurrency_key FROM new),
                 {CancelWaits(s, "new")}
                 SELECT 1
                 """)
@@ -82,7 +83,8 @@ internal static class PostgreSqlWrites
 
             // The first claim makes the token 1, which tells the worker there is no journal to read; a run that starts
             // with a journal (re-run from a step) starts at 1, so its first claim reads it.
-            .With("tokens", runs.Select(r => r.Journal is { Count: > 0 } ? 1L : 0L).ToArray());
+            .With("tokens", runs.Select(r => r.Journal is { Count: > 0 } ? 1L : 0L).ToArray())
+            .With("concurrency", runs.Select(r => r.ConcurrencyKey).ToArray());
 
     /// <summary>
     /// A CTE that adds, for each run in <paramref name="runs"/> (a CTE with id, function_id, input, created_at), one wait

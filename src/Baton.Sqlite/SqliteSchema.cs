@@ -104,6 +104,8 @@ internal static class SqliteSchema
             condition TEXT,
             PRIMARY KEY (function_id, idx)) WITHOUT ROWID;
         ALTER TABLE queue ADD COLUMN finish_by INTEGER;
+        ALTER TABLE queue ADD COLUMN concurrency_key TEXT;
+        CREATE INDEX queue_running ON queue(function_id, concurrency_key) WHERE owner IS NOT NULL;
         CREATE INDEX queue_finish_by ON queue(finish_by) WHERE finish_by IS NOT NULL;
         """,
     ];

@@ -9,29 +9,53 @@ internal sealed class SqliteWorkQueue(SqliteDatabase database) : IWorkQueue
     // The lease condition every leased write carries: the run is still queued, ours, and not claimed again since.
     private const string Leased = "run_id = @run AND owner = @owner AND token = @token";
 
-    public Task<IReadOnlyList<ClaimedRun>> ClaimAsync(string owner, IReadOnlyCollection<string> functionIds, int max, TimeSpan leaseDuration, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<ClaimedRun>> ClaimAsync(
+        string owner,
+        IReadOnlyCollection<string> functionIds,
+        int max,
+        TimeSpan leaseDuration,
+        IReadOnlyDictionary<string, ConcurrencyRule> limits,
+        CancellationToken cancellationToken)
     {
-        var functions = JsonSerializer.Serialize(functionIds);
+        var unlimited = JsonSerializer.Serialize(functionIds.Where(f => !limits.ContainsKey(f)));
+        var limited = functionIds.Where(limits.ContainsKey).ToList();
         return database.Writer.WriteAsync<IReadOnlyList<ClaimedRun>>(w =>
         {
             var now = database.Time.GetUtcNow();
-            var leases = new List<(string RunId, long Token)>();
-            using (var reader = w.Command("""
-                    UPDATE queue SET owner = @owner, token = token + 1, available_at = @until, woken = 0
-                    WHERE run_id IN (
-                        SELECT run_id FROM queue
-                        WHERE available_at <= @now AND function_id IN (SELECT value FROM json_each(@functions))
-                        ORDER BY available_at LIMIT @max)
-                    RETURNING run_id, token;
-                    """)
-                .With("@owner", owner).With("@until", Ms(now + leaseDuration)).With("@now", Ms(now))
-                .With("@functions", functions).With("@max", max)
-                .ExecuteReader())
+
+            // Limited functions first: the runs their free slots allow, keys taking turns. The single writer makes the
+            // count and the claim one atomic step, so no other claim can take the same slots.
+            var picked = new List<string>();
+            foreach (var function in limited)
             {
-                while (reader.Read())
+                if (picked.Count < max)
                 {
-                    leases.Add((reader.GetString(0), reader.GetInt64(1)));
+                    picked.AddRange(PickWithinLimits(w, function, limits[function], max - picked.Count, now));
                 }
+            }
+
+            var leases = new List<(string RunId, long Token)>();
+            if (picked.Count > 0)
+            {
+                ReadLeases(w.Command("""
+                        UPDATE queue SET owner = @owner, token = token + 1, available_at = @until, woken = 0
+                        WHERE run_id IN (SELECT value FROM json_each(@picked))
+                        RETURNING run_id, token;
+                        """).With("@owner", owner).With("@until", Ms(now + leaseDuration)).With("@picked", JsonSerializer.Serialize(picked)), leases);
+            }
+
+            if (leases.Count < max)
+            {
+                ReadLeases(w.Command("""
+                        UPDATE queue SET owner = @owner, token = token + 1, available_at = @until, woken = 0
+                        WHERE run_id IN (
+                            SELECT run_id FROM queue
+                            WHERE available_at <= @now AND function_id IN (SELECT value FROM json_each(@functions))
+                            ORDER BY available_at LIMIT @max)
+                        RETURNING run_id, token;
+                        """)
+                    .With("@owner", owner).With("@until", Ms(now + leaseDuration)).With("@now", Ms(now))
+                    .With("@functions", unlimited).With("@max", max - leases.Count), leases);
             }
 
             var claimed = new List<ClaimedRun>(leases.Count);
@@ -60,6 +84,66 @@ internal sealed class SqliteWorkQueue(SqliteDatabase database) : IWorkQueue
 
             return claimed;
         });
+    }
+
+    /// <summary>How many due runs of a limited function a claim considers; keys take turns among them.</summary>
+    internal const int LimitedWindow = 2000;
+
+    /// <summary>
+    /// The due runs of a limited function that its free slots allow: executing runs (leased, lease not expired) are
+    /// counted per key; each key gets at most its free slots, and keys take turns (the first run of every key, then the
+    /// second, ...) until the function's free slots or <paramref name="room"/> run out.
+    /// </summary>
+    private static List<string> PickWithinLimits(SqliteWriter w, string function, ConcurrencyRule rule, int room, DateTimeOffset now)
+    {
+        var running = new Dictionary<string, int>(StringComparer.Ordinal);
+        var total = 0;
+        using (var reader = w.Command("""
+                SELECT COALESCE(concurrency_key, ''), COUNT(*) FROM queue
+                WHERE function_id = @function AND owner IS NOT NULL AND available_at > @now GROUP BY concurrency_key;
+                """).With("@function", function).With("@now", Ms(now)).ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                running[reader.GetString(0)] = reader.GetInt32(1);
+                total += reader.GetInt32(1);
+            }
+        }
+
+        var free = Math.Min(room, (rule.FunctionLimit ?? int.MaxValue) - total);
+        var candidates = new List<(string RunId, string Key, int Rank)>();
+        if (free <= 0)
+        {
+            return [];
+        }
+
+        var ranks = new Dictionary<string, int>(StringComparer.Ordinal);
+        using (var reader = w.Command("""
+                SELECT run_id, COALESCE(concurrency_key, '') FROM queue
+                WHERE function_id = @function AND available_at <= @now ORDER BY available_at LIMIT @window;
+                """).With("@function", function).With("@now", Ms(now)).With("@window", LimitedWindow).ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                var key = reader.GetString(1);
+                var rank = ranks[key] = ranks.GetValueOrDefault(key) + 1;
+                if (rule.KeyLimit is not { } keyLimit || rank <= keyLimit - running.GetValueOrDefault(key))
+                {
+                    candidates.Add((reader.GetString(0), key, rank));
+                }
+            }
+        }
+
+        return [.. candidates.Select((c, order) => (c.RunId, c.Rank, order)).OrderBy(c => c.Rank).ThenBy(c => c.order).Take(free).Select(c => c.RunId)];
+    }
+
+    private static void ReadLeases(Microsoft.Data.Sqlite.SqliteCommand command, List<(string RunId, long Token)> into)
+    {
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            into.Add((reader.GetString(0), reader.GetInt64(1)));
+        }
     }
 
     public Task<DateTimeOffset?> NextDueAsync(CancellationToken cancellationToken)

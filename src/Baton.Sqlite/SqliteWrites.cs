@@ -51,8 +51,8 @@ internal static class SqliteWrites
             .ExecuteNonQuery();
         // The first claim of a run makes its lease token 1, which tells the worker there is no journal to read; a run that
         // starts with a journal (re-run from a step) starts at 1, so its first claim reads it.
-        writer.Command("INSERT INTO queue(run_id, function_id, available_at, owner, token) VALUES (@id, @fn, @available, NULL, @token);")
-            .With("@id", run.Id).With("@fn", run.FunctionId).With("@available", Ms(run.AvailableAt))
+        writer.Command("INSERT INTO queue(run_id, function_id, available_at, owner, token, concurrency_key) VALUES (@id, @fn, @available, NULL, @token, @key);")
+            .With("@id", run.Id).With("@fn", run.FunctionId).With("@available", Ms(run.AvailableAt)).With("@key", run.ConcurrencyKey)
             .With("@token", run.Journal is { Count: > 0 } ? 1 : 0)
             .ExecuteNonQuery();
         foreach (var step in run.Journal ?? [])

@@ -77,7 +77,11 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
     private async Task<string> CreateRunLikeAsync(RunRecord run, IReadOnlyList<StepRecord>? journal, CancellationToken cancellationToken)
     {
         var now = engine.Time.GetUtcNow();
-        var copy = new NewRun(Ids.New(engine.Time), run.FunctionId, run.InputJson, now, now, null, null, journal is { Count: > 0 } ? journal : null);
+        await engine.PrepareRemoteFunctionsAsync([run.FunctionId], cancellationToken).ConfigureAwait(false);
+        var copy = new NewRun(Ids.New(engine.Time), run.FunctionId, run.InputJson, now, now, null, null, journal is { Count: > 0 } ? journal : null)
+        {
+            ConcurrencyKey = engine.ConcurrencyKey(run.FunctionId, run.InputJson),
+        };
         await engine.Storage.Runs.CreateAsync([copy], cancellationToken).ConfigureAwait(false);
         engine.WorkAvailable.Set();
         return copy.Id;

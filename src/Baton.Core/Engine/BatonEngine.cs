@@ -146,6 +146,8 @@ internal sealed partial class BatonEngine
             var known = await Storage.Functions.ListAsync(cancellationToken).ConfigureAwait(false);
             throw new UnknownFunctionException(functionId, known.Select(f => f.Id).Union(Registry.Ids));
         }
+
+        await PrepareRemoteFunctionsAsync([functionId], cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>A run of <paramref name="functionId"/> started by id: its input is a <c>baton/function.invoked</c> event.</summary>
@@ -242,6 +244,7 @@ internal sealed partial class BatonEngine
             byName = matches.ToLookup(m => m.EventName, m => m.FunctionId, StringComparer.Ordinal);
         }
 
+        await PrepareRemoteFunctionsAsync(records.SelectMany(r => byName[r.Name]).Distinct(StringComparer.Ordinal), cancellationToken).ConfigureAwait(false);
         return [.. records.Select(record =>
         {
             var functions = byName[record.Name].Union(Registry.Triggered(record.Name)).ToList();
@@ -299,8 +302,61 @@ internal sealed partial class BatonEngine
         return new EventRecord(@event.Id ?? Ids.New(Time), @event.Name, data, @event.Timestamp ?? now, now);
     }
 
-    private NewRun NewRun(string functionId, EventRecord trigger, DateTimeOffset now) =>
-        new(Ids.New(Time), functionId, EventJson.ToInput(trigger), now, now, trigger.Name == LifecycleEvents.FunctionInvoked ? null : trigger.Id);
+    private NewRun NewRun(string functionId, EventRecord trigger, DateTimeOffset now)
+    {
+        var input = EventJson.ToInput(trigger);
+        return new(Ids.New(Time), functionId, input, now, now, trigger.Name == LifecycleEvents.FunctionInvoked ? null : trigger.Id)
+        {
+            ConcurrencyKey = ConcurrencyKey(functionId, input),
+        };
+    }
+
+    /// <summary>
+    /// The run's concurrency key, when its function has a per-key limit: the key expression evaluated over the trigger.
+    /// The expression comes from the local definition, or from the catalog for a function only other nodes run.
+    /// </summary>
+    public string? ConcurrencyKey(string functionId, string inputJson)
+    {
+        var expression = Registry.TryGet(functionId, out var local)
+            ? local.KeyedConcurrency?.Key
+            : _remoteKeys is { } remote && remote.Keys.TryGetValue(functionId, out var key) ? key : null;
+        if (expression is null)
+        {
+            return null;
+        }
+
+        using var input = JsonDocument.Parse(inputJson);
+        return Expressions.CelExpression.Compile(expression, $"function '{functionId}': concurrency key").KeyFor(input.RootElement[0]);
+    }
+
+    /// <summary>
+    /// Makes sure the key expressions of functions not registered on this node are known (read from the catalog at most
+    /// every <see cref="LifecycleRoutesMaxAge"/>, or at once for a function not seen yet).
+    /// </summary>
+    public async Task PrepareRemoteFunctionsAsync(IEnumerable<string> functionIds, CancellationToken cancellationToken)
+    {
+        var remote = functionIds.Where(f => !Registry.TryGet(f, out _)).ToList();
+        var now = Time.GetUtcNow();
+        if (remote.Count == 0 || (_remoteKeys is { } cached && now - cached.ReadAt < LifecycleRoutesMaxAge && remote.All(cached.Known.Contains)))
+        {
+            return;
+        }
+
+        var registrations = await Storage.Functions.ListAsync(cancellationToken).ConfigureAwait(false);
+        var keys = new Dictionary<string, string?>(StringComparer.Ordinal);
+        foreach (var registration in registrations)
+        {
+            using var definition = JsonDocument.Parse(registration.DefinitionJson);
+            keys[registration.Id] = definition.RootElement.TryGetProperty("concurrency", out var concurrency)
+                && concurrency.TryGetProperty("key", out var key) && key.ValueKind == JsonValueKind.String ? key.GetString() : null;
+        }
+
+        _remoteKeys = new RemoteKeys(now, keys, [.. keys.Keys]);
+    }
+
+    private volatile RemoteKeys? _remoteKeys;
+
+    private sealed record RemoteKeys(DateTimeOffset ReadAt, Dictionary<string, string?> Keys, HashSet<string> Known);
 
     private string SerializePayload(object? payload, string what)
     {

@@ -151,6 +151,9 @@ internal sealed partial class BatonWorker(BatonEngine engine, IHostApplicationLi
     private async Task ClaimLoopAsync(CancellationToken stopping)
     {
         var functionIds = engine.Registry.Ids;
+        var limits = engine.Registry.All
+            .Where(f => f.ConcurrencyLimit is not null || f.KeyedConcurrency is not null)
+            .ToDictionary(f => f.Id, f => new ConcurrencyRule(f.ConcurrencyLimit, f.KeyedConcurrency?.Limit), StringComparer.Ordinal);
         while (!stopping.IsCancellationRequested)
         {
             try
@@ -161,7 +164,7 @@ internal sealed partial class BatonWorker(BatonEngine engine, IHostApplicationLi
                 if (free > 0)
                 {
                     var asked = Math.Min(free, Options.ClaimBatchSize);
-                    var claimed = await engine.Storage.Queue.ClaimAsync(engine.NodeId, functionIds, asked, Options.LeaseDuration, stopping).ConfigureAwait(false);
+                    var claimed = await engine.Storage.Queue.ClaimAsync(engine.NodeId, functionIds, asked, Options.LeaseDuration, limits, stopping).ConfigureAwait(false);
                     foreach (var run in claimed)
                     {
                         Start(run);

@@ -20,6 +20,12 @@ internal sealed class FunctionDefinition
     /// <summary>An extra condition on a triggering event's payload (used by the built-in failure handlers).</summary>
     public Func<JsonElement, bool>? Filter { get; init; }
 
+    /// <summary>How many runs of the whole function may execute at once, if limited.</summary>
+    public int? ConcurrencyLimit { get; init; }
+
+    /// <summary>How many runs per concurrency key may execute at once, if limited, and the key's expression.</summary>
+    public (int Limit, string Key)? KeyedConcurrency { get; init; }
+
     /// <summary>Rules that cancel runs by event.</summary>
     public IReadOnlyList<CancelOn> CancelOn { get; init; } = [];
 

@@ -43,6 +43,8 @@ internal sealed partial class FunctionRegistry
                 Invoker = descriptor.Invoker,
                 EventType = descriptor.EventType,
                 CancelOn = [.. options.CancelOn],
+                ConcurrencyLimit = options.Concurrency.FirstOrDefault(c => c?.Key is null)?.Limit,
+                KeyedConcurrency = options.Concurrency.FirstOrDefault(c => c?.Key is not null) is { Key: { } key } keyed ? (keyed.Limit, key) : null,
                 StartTimeout = options.Timeouts.Start,
                 FinishTimeout = options.Timeouts.Finish,
             };
@@ -102,6 +104,7 @@ internal sealed partial class FunctionRegistry
                 parentId = d.ParentId,
                 eventType = d.EventType.FullName,
                 cancelOn = d.CancelOn.Select(c => new { @event = c.EventName, match = c.Match, @if = c.If }),
+                concurrency = new { limit = d.ConcurrencyLimit, keyLimit = d.KeyedConcurrency?.Limit, key = d.KeyedConcurrency?.Key },
                 timeouts = new { start = d.StartTimeout?.ToString(), finish = d.FinishTimeout?.ToString() },
             });
             var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(json)));
@@ -172,6 +175,23 @@ internal sealed partial class FunctionRegistry
             if (rule.If is { } condition && CompileProblem(condition, $"{who}: cancel rule on '{rule.EventName}' (if)") is { } problem)
             {
                 yield return problem;
+            }
+        }
+
+        if (options.Concurrency.Count > 2 || options.Concurrency.Count(c => c?.Key is null) > 1 || options.Concurrency.Count(c => c?.Key is not null) > 1)
+        {
+            yield return $"{who}: give at most two concurrency limits, one for the whole function and one per key; it has {options.Concurrency.Count}";
+        }
+
+        foreach (var limit in options.Concurrency)
+        {
+            if (limit is null || limit.Limit < 1)
+            {
+                yield return $"{who}: a concurrency limit is {limit?.Limit}; it must be at least 1";
+            }
+            else if (limit.Key is { } key && CompileProblem(key, $"{who}: concurrency key") is { } keyProblem)
+            {
+                yield return keyProblem;
             }
         }
 

@@ -99,6 +99,32 @@ internal sealed partial class CelExpression
         }
     }
 
+    /// <summary>
+    /// The expression's value for a run's trigger (<c>event</c>), as text: a string as it is, a number or boolean in
+    /// invariant form; null when the value is null or a field is missing.
+    /// </summary>
+    public string? KeyFor(JsonElement trigger)
+    {
+        object? value;
+        try
+        {
+            value = _program.Invoke(Variables(ToValue(trigger), EmptyEvent));
+        }
+        catch (CelException)
+        {
+            return null;
+        }
+
+        return value switch
+        {
+            null => null,
+            string text => text,
+            bool flag => flag ? "true" : "false",
+            IFormattable number => number.ToString(null, CultureInfo.InvariantCulture),
+            _ => value.GetType().Name == "CelNoSuchField" ? null : value.ToString(),
+        };
+    }
+
     private static readonly Dictionary<string, object?> EmptyEvent = new(StringComparer.Ordinal);
 
     private static Dictionary<string, object?> Variables(object? trigger, object? incoming) =>

@@ -21,6 +21,19 @@ public sealed class FunctionOptions
     /// </summary>
     public Func<FailureContext, Task>? OnFailure { get; set; }
 
+    /// <summary>
+    /// Up to two concurrency limits: one for the function as a whole and one per key (see <see cref="ConcurrencyLimit"/>).
+    /// Runs beyond a limit wait in the queue; runs of different keys take turns, so one busy key cannot starve the others.
+    /// </summary>
+    public IList<ConcurrencyLimit> Concurrency { get; } = [];
+
+    /// <summary>Adds a concurrency limit: for the whole function, or per value of <paramref name="key"/>.</summary>
+    public FunctionOptions LimitConcurrency(int limit, string? key = null)
+    {
+        Concurrency.Add(new ConcurrencyLimit(limit, key));
+        return this;
+    }
+
     /// <summary>Rules that cancel this function's unfinished runs by event. Checked when the function is registered.</summary>
     public IList<CancelOn> CancelOn { get; } = [];
 

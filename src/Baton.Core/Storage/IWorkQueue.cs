@@ -9,8 +9,16 @@ public interface IWorkQueue
     /// <summary>
     /// Claims up to <paramref name="max"/> runs that are due (new, woken, retrying, or whose lease expired) among
     /// <paramref name="functionIds"/>, leasing them to <paramref name="owner"/> for <paramref name="leaseDuration"/>.
+    /// Functions in <paramref name="limits"/> get no more executing runs (leased, lease not expired) than their limits
+    /// allow, counted across every node, and their keys take turns.
     /// </summary>
-    Task<IReadOnlyList<ClaimedRun>> ClaimAsync(string owner, IReadOnlyCollection<string> functionIds, int max, TimeSpan leaseDuration, CancellationToken cancellationToken);
+    Task<IReadOnlyList<ClaimedRun>> ClaimAsync(
+        string owner,
+        IReadOnlyCollection<string> functionIds,
+        int max,
+        TimeSpan leaseDuration,
+        IReadOnlyDictionary<string, ConcurrencyRule> limits,
+        CancellationToken cancellationToken);
 
     /// <summary>
     /// The earliest time after now at which a run becomes claimable (a sleep or backoff ends, or a lease expires), or

@@ -3,7 +3,8 @@ namespace Baton.Storage;
 /// <summary>A run to create and enqueue. <paramref name="InputJson"/> is a JSON array of the triggering events.</summary>
 /// <remarks>
 /// A child run (of <c>Step.Invoke</c> or <c>Step.BatchInvoke</c>) names its <paramref name="Parent"/>. A run re-run from a
-/// step starts with a <paramref name="Journal"/> of the steps before it, which it replays instead of running.
+/// step starts with a <paramref name="Journal"/> of the steps before it, which it replays instead of running. A function
+/// with a per-key concurrency limit gives each run its <paramref name="ConcurrencyKey"/>, evaluated from the trigger.
 /// </remarks>
 public sealed record NewRun(
     string Id,
@@ -13,4 +14,5 @@ public sealed record NewRun(
     DateTimeOffset AvailableAt,
     string? EventId,
     RunParent? Parent = null,
-    IReadOnlyList<StepRecord>? Journal = null);
+    IReadOnlyList<StepRecord>? Journal = null,
+    string? ConcurrencyKey = null);

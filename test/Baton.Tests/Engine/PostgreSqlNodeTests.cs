@@ -88,5 +88,26 @@ public sealed class PostgreSqlNodeTests
         Assert.Equal(0, storage.Scalar("SELECT COUNT(*) FROM waits"));
     }
 
+    [Fact]
+    public async Task TwoNodes_ConcurrencyLimits_HoldAcrossNodes()
+    {
+        using var storage = new PostgresTestStorage();
+        var timeline = new ConcurrencyTests.Timeline();
+        void Configure(BatonBuilder b) => b.AddFunction<ConcurrencyTests.Job>("limited", f => f.TriggerOn("job").LimitConcurrency(4).LimitConcurrency(2, key: "event.data.tenant"), async ctx =>
+            await ctx.Step.Run("work", () => timeline.RecordAsync(ctx.Event.Data.Tenant, TimeSpan.FromMilliseconds(25))));
+
+        await using var first = await TestHost.StartAsync(Configure, storage);
+        await using var second = await TestHost.StartAsync(Configure, storage);
+        var runIds = (await first.Client.SendAsync(Enumerable.Range(0, 60).Select(i => new BatonEvent("job", new ConcurrencyTests.Job($"t{i % 3}", i))))).RunIds;
+        foreach (var runId in runIds)
+        {
+            Assert.Equal(RunStatus.Completed, (await first.WaitAsync(runId)).Status);
+        }
+
+        Assert.Equal(60, timeline.Count);
+        Assert.InRange(timeline.MaxOverlap(), 1, 4);
+        Assert.All(new[] { "t0", "t1", "t2" }, tenant => Assert.InRange(timeline.MaxOverlap(tenant), 1, 2));
+    }
+
     public sealed record Item(int I, string By);
 }
