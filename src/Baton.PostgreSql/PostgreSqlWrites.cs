@@ -64,7 +64,7 @@ internal static class PostgreSqlWrites
                         AS t(id, function_id, input, event_id, created_at, available_at, parent_run_id, parent_step, parent_index, token, concurrency_key)),
                 inserted AS (
                     INSERT INTO {s}.runs (id, function_id, status, input, attempt, event_id, created_at, parent_run_id, parent_step, parent_index)
-                    SELECT id, function_id, 0, input, 0, event_id, created_at, parent_run_id, parent_step, parent_index FROM new)
+                    SELECT id, function_id, 0, input, 0, event_id, created_at, parent_run_id, parent_step, parent_index FROM new),
                 queued AS (
                     INSERT INTO {s}.queue (run_id, function_id, available_at, owner, token, concurrency_key)
                     SELECT id, function_id, available_at, NULL, token, concurrency_key FROM new),
