@@ -51,7 +51,8 @@ builder.Services.AddBaton(b => (schema is null ? b.UseSqlite(database) : b.UsePo
         results.AddRange(await Task.WhenAll(a, b));
         return results;
     })
-    .AddFunction<ChildEvent>("crash-child", f => f.TriggerOn("crash/child"), async ctx =>
+    // A concurrency limit that must hold across every worker process on the database.
+    .AddFunction<ChildEvent>("crash-child", f => f.TriggerOn("crash/child").LimitConcurrency(3), async ctx =>
         await ctx.Step.Run("child-work", s => ledger.ExecuteAsync(ctx.RunId, s))));
 
 using var host = builder.Build();
@@ -65,8 +66,8 @@ internal sealed record CrashEvent(int Index);
 internal sealed record ChildEvent(string Parent);
 
 /// <summary>
-/// Appends one line per step body execution: a monotonic timestamp (shared by all processes of the machine), run id,
-/// step key, and a unique execution id. Each process writes a file of its own (<c>{ledger}.{pid}</c>), so processes
+/// Appends one line per step body execution: a monotonic timestamp of its end (shared by all processes of the machine),
+/// run id, step key, a unique execution id, and the timestamp of its start. Each process writes a file of its own (<c>{ledger}.{pid}</c>), so processes
 /// never interleave writes; the checker merges the files by timestamp.
 /// </summary>
 internal sealed class Ledger(string path)
@@ -77,13 +78,14 @@ internal sealed class Ledger(string path)
     public async Task<string> ExecuteAsync(string runId, StepExecution step)
     {
         var execution = Guid.NewGuid().ToString("N");
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
 
         // Some real work, so kills land inside bodies as well as between them.
         await Task.Delay(Random.Shared.Next(1, 15));
         lock (_gate)
         {
             // Written before the body returns (before its commit), in one write() that a SIGKILL cannot tear.
-            var line = Encoding.UTF8.GetBytes($"{System.Diagnostics.Stopwatch.GetTimestamp()}\t{runId}\t{step.Key}\t{execution}\n");
+            var line = Encoding.UTF8.GetBytes($"{System.Diagnostics.Stopwatch.GetTimestamp()}\t{runId}\t{step.Key}\t{execution}\t{started}\n");
             using var stream = new FileStream(_file, FileMode.Append, FileAccess.Write, FileShare.ReadWrite);
             stream.Write(line);
         }

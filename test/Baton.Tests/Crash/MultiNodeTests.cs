@@ -5,7 +5,8 @@ namespace Baton.Tests.Crash;
 
 /// <summary>
 /// Three worker processes share one PostgreSQL database and process many multi-step runs while one of them is killed
-/// with SIGKILL and later restarted. Every run completes once, and no committed step runs again on any node.
+/// with SIGKILL and later restarted. Every run completes once, no committed step runs again on any node, and a
+/// concurrency limit holds across the nodes.
 /// </summary>
 public sealed class MultiNodeTests(ITestOutputHelper output)
 {
@@ -59,6 +60,9 @@ public sealed class MultiNodeTests(ITestOutputHelper output)
             Assert.Equal(Runs, storage.Scalar("SELECT COUNT(*) FROM runs WHERE function_id = 'crash-child' AND status = 3"));
             Assert.Equal(0, storage.Scalar("SELECT COUNT(*) FROM runs WHERE status <> 3"));
             var reruns = LedgerCheck.Verify(ledger, storage, Runs * 7);
+
+            // crash-child is limited to 3 executing runs: across the three processes, never more ran at once.
+            Assert.InRange(LedgerCheck.MaxOverlap(ledger, "child-work"), 1, 3);
             var nodes = LedgerCheck.Lines(ledger).Count;
             output.WriteLine($"{Runs} runs on 3 nodes, one killed with {Runs - doneAtKill} runs unfinished; {Runs * 7} committed steps; {reruns} bodies re-ran before commit; {nodes} executions in the ledger");
         }
