@@ -106,6 +106,14 @@ internal static class PostgreSqlSchema
             PRIMARY KEY (function_id, idx));
         ALTER TABLE {s}.queue ADD COLUMN finish_by bigint, ADD COLUMN concurrency_key text;
         CREATE INDEX queue_running ON {s}.queue (function_id, concurrency_key) WHERE owner IS NOT NULL;
+        CREATE TABLE {s}.schedules (
+            id text PRIMARY KEY,
+            function_id text NOT NULL,
+            cron text NOT NULL,
+            time_zone text NOT NULL,
+            missed int NOT NULL,
+            next_at bigint NOT NULL);
+        CREATE INDEX schedules_next ON {s}.schedules (next_at);
         CREATE INDEX queue_finish_by ON {s}.queue (finish_by) WHERE finish_by IS NOT NULL;
         CREATE FUNCTION {s}.match_value(data text, path text) RETURNS text
             LANGUAGE sql IMMUTABLE PARALLEL SAFE

@@ -17,6 +17,7 @@ internal sealed class PostgreSqlStorage : IBatonStorage
         Runs = new PostgreSqlRunStore(_database);
         Queue = new PostgreSqlWorkQueue(_database, loggerFactory.CreateLogger("Baton.PostgreSql"));
         Functions = new PostgreSqlFunctionCatalog(_database);
+        Schedules = new PostgreSqlScheduleStore(_database);
     }
 
     public IEventStore Events { get; }
@@ -26,6 +27,8 @@ internal sealed class PostgreSqlStorage : IBatonStorage
     public IWorkQueue Queue { get; }
 
     public IFunctionCatalog Functions { get; }
+
+    public IScheduleStore Schedules { get; }
 
     public string Schema => _database.Schema;
 

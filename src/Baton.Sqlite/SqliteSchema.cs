@@ -69,7 +69,8 @@ internal static class SqliteSchema
         CREATE INDEX events_received ON events(received_at);
         """,
 
-        // 3: durable waits for events and for child runs, functions' cancel rules, and finish deadlines. "waits" is looked up by (event_name, match_path,
+        // 3: durable waits for events and for child runs, functions' cancel rules, finish deadlines, concurrency keys and
+        // cron schedules. "waits" is looked up by (event_name, match_path,
         // match_value), so one incoming event finds its waiters without a scan; "wait_paths" lists the match paths in
         // use per event name (a handful), so the incoming event knows which values to compute. "queue.woken" records
         // that a wait of a leased run was resolved, so its suspension makes it due at once.
@@ -106,6 +107,14 @@ internal static class SqliteSchema
         ALTER TABLE queue ADD COLUMN finish_by INTEGER;
         ALTER TABLE queue ADD COLUMN concurrency_key TEXT;
         CREATE INDEX queue_running ON queue(function_id, concurrency_key) WHERE owner IS NOT NULL;
+        CREATE TABLE schedules (
+            id TEXT PRIMARY KEY,
+            function_id TEXT NOT NULL,
+            cron TEXT NOT NULL,
+            time_zone TEXT NOT NULL,
+            missed INTEGER NOT NULL,
+            next_at INTEGER NOT NULL);
+        CREATE INDEX schedules_next ON schedules(next_at);
         CREATE INDEX queue_finish_by ON queue(finish_by) WHERE finish_by IS NOT NULL;
         """,
     ];

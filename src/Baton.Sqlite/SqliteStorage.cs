@@ -14,6 +14,7 @@ internal sealed class SqliteStorage : IBatonStorage
         Runs = new SqliteRunStore(_database);
         Queue = new SqliteWorkQueue(_database);
         Functions = new SqliteFunctionCatalog(_database);
+        Schedules = new SqliteScheduleStore(_database);
     }
 
     public IEventStore Events { get; }
@@ -23,6 +24,8 @@ internal sealed class SqliteStorage : IBatonStorage
     public IWorkQueue Queue { get; }
 
     public IFunctionCatalog Functions { get; }
+
+    public IScheduleStore Schedules { get; }
 
     public string FilePath => _database.FilePath;
 

@@ -83,7 +83,13 @@ internal sealed partial class BatonEngine
         }
 
         await Storage.InitializeAsync(CancellationToken.None).ConfigureAwait(false);
-        await Storage.Functions.RegisterAsync(registry.ToRegistrations(Time.GetUtcNow()), CancellationToken.None).ConfigureAwait(false);
+        var now = Time.GetUtcNow();
+        await Storage.Functions.RegisterAsync(registry.ToRegistrations(now), CancellationToken.None).ConfigureAwait(false);
+        var schedules = registry.All
+            .SelectMany(f => f.Schedules.Select((c, i) => new ScheduleRecord(
+                $"{f.Id}#{i}", f.Id, c.Expression, c.TimeZone ?? "UTC", c.Missed, CronPlan.Next(c.Expression, c.TimeZone, now))))
+            .ToList();
+        await Storage.Schedules.RegisterAsync(registry.Ids, schedules, CancellationToken.None).ConfigureAwait(false);
         LogStarted(Logger, NodeId, registry.Ids.Count);
     }
 
@@ -156,6 +162,14 @@ internal sealed partial class BatonEngine
         var data = SerializePayload(payload, $"The payload for function '{functionId}'");
         var invoked = new EventRecord(Ids.New(Time), LifecycleEvents.FunctionInvoked, data, now, now);
         return NewRun(functionId, invoked, now) with { Parent = parent };
+    }
+
+    /// <summary>A run of a cron schedule for one slot: its input is a <c>baton/cron</c> event carrying a <see cref="CronTick"/>.</summary>
+    public NewRun NewCronRun(ScheduleRecord schedule, DateTimeOffset slot, DateTimeOffset now)
+    {
+        var data = JsonSerializer.Serialize(new CronTick(schedule.Cron, schedule.TimeZone, slot), Json);
+        var tick = new EventRecord($"cron:{schedule.Id}:{slot.ToUnixTimeMilliseconds()}", LifecycleEvents.Cron, data, slot, now);
+        return NewRun(schedule.FunctionId, tick, now);
     }
 
     /// <summary>

@@ -21,6 +21,7 @@ internal sealed partial class BatonWorker(BatonEngine engine, IHostApplicationLi
     private Task _heartbeatLoop = Task.CompletedTask;
     private Task _retentionLoop = Task.CompletedTask;
     private Task _deadlineLoop = Task.CompletedTask;
+    private Task _scheduleLoop = Task.CompletedTask;
 
     private BatonOptions Options => engine.Options;
 
@@ -44,6 +45,11 @@ internal sealed partial class BatonWorker(BatonEngine engine, IHostApplicationLi
         _claimLoop = Task.Run(() => ClaimLoopAsync(_stopping.Token), CancellationToken.None);
         _heartbeatLoop = Task.Run(() => HeartbeatLoopAsync(_stopping.Token), CancellationToken.None);
         _deadlineLoop = Task.Run(() => DeadlineLoopAsync(_stopping.Token), CancellationToken.None);
+        if (engine.Registry.All.Any(f => f.Schedules.Count > 0))
+        {
+            _scheduleLoop = Task.Run(() => ScheduleLoopAsync(_stopping.Token), CancellationToken.None);
+        }
+
         if (Options.HistoryRetention is { } retention)
         {
             _retentionLoop = Task.Run(() => RetentionLoopAsync(retention, _stopping.Token), CancellationToken.None);
@@ -66,6 +72,7 @@ internal sealed partial class BatonWorker(BatonEngine engine, IHostApplicationLi
         await _claimLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await _retentionLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await _deadlineLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await _scheduleLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
 
         var running = _running.Values.ToList();
         var all = Task.WhenAll(running.Select(r => r.Task));
@@ -241,6 +248,53 @@ internal sealed partial class BatonWorker(BatonEngine engine, IHostApplicationLi
     }
 
     /// <summary>
+    /// Fires the cron schedules of this node's functions when their slots come: each slot once over all nodes (the
+    /// schedule's next slot moves with a compare-and-set, in the transaction that creates the run). Slots missed while
+    /// every node was down are skipped, or the latest one caught up, as each schedule says.
+    /// </summary>
+    private async Task ScheduleLoopAsync(CancellationToken stopping)
+    {
+        var functionIds = engine.Registry.All.Where(f => f.Schedules.Count > 0).Select(f => f.Id).ToList();
+        while (!stopping.IsCancellationRequested)
+        {
+            try
+            {
+                var now = engine.Time.GetUtcNow();
+                foreach (var schedule in await engine.Storage.Schedules.DueAsync(functionIds, now, 100, stopping).ConfigureAwait(false))
+                {
+                    var (slot, nextAt) = CronPlan.Due(schedule, now);
+                    var run = slot is { } fire ? engine.NewCronRun(schedule, fire, now) : null;
+                    if (await engine.Storage.Schedules.FireAsync(schedule.Id, schedule.NextAt, nextAt, run, stopping).ConfigureAwait(false) && run is not null)
+                    {
+                        engine.WorkAvailable.Set();
+                    }
+                    else if (slot is null)
+                    {
+                        LogSlotsMissed(Logger, schedule.Id, schedule.NextAt, nextAt);
+                    }
+                }
+
+                var delay = Options.PollInterval;
+                if (await engine.Storage.Schedules.NextAsync(functionIds, stopping).ConfigureAwait(false) is { } next && next - engine.Time.GetUtcNow() < delay)
+                {
+                    delay = next > engine.Time.GetUtcNow() ? next - engine.Time.GetUtcNow() : TimeSpan.FromMilliseconds(1);
+                }
+
+                await Task.Delay(delay, engine.Time, stopping).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex)
+            {
+                LogScheduleFailed(Logger, ex);
+                await Task.Delay(Options.PollInterval, engine.Time, stopping).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+        }
+    }
+
+    /// <summary>
     /// Cancels, as timed out, the runs whose finish deadline (<see cref="FunctionTimeouts.Finish"/>) has passed, every
     /// <see cref="BatonOptions.PollInterval"/>. Every worker node does it; a run is cancelled once.
     /// </summary>
@@ -387,6 +441,12 @@ internal sealed partial class BatonWorker(BatonEngine engine, IHostApplicationLi
 
     [LoggerMessage(EventId = 16, Level = LogLevel.Information, Message = "Deleted {Count} runs and events that ended or arrived before {Cutoff:O}")]
     private static partial void LogPurged(ILogger logger, int count, DateTimeOffset cutoff);
+
+    [LoggerMessage(EventId = 19, Level = LogLevel.Warning, Message = "Firing cron schedules failed; trying again later")]
+    private static partial void LogScheduleFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 20, Level = LogLevel.Information, Message = "Cron schedule {ScheduleId} skipped the slots from {Missed:O} (missed while no node ran); next slot {Next:O}")]
+    private static partial void LogSlotsMissed(ILogger logger, string scheduleId, DateTimeOffset missed, DateTimeOffset next);
 
     [LoggerMessage(EventId = 18, Level = LogLevel.Warning, Message = "Cancelling runs past their finish timeout failed; trying again later")]
     private static partial void LogDeadlineFailed(ILogger logger, Exception exception);

@@ -26,6 +26,9 @@ internal sealed class FunctionDefinition
     /// <summary>How many runs per concurrency key may execute at once, if limited, and the key's expression.</summary>
     public (int Limit, string Key)? KeyedConcurrency { get; init; }
 
+    /// <summary>Cron triggers.</summary>
+    public IReadOnlyList<CronSchedule> Schedules { get; init; } = [];
+
     /// <summary>Rules that cancel runs by event.</summary>
     public IReadOnlyList<CancelOn> CancelOn { get; init; } = [];
 

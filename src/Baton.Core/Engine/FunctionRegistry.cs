@@ -43,6 +43,7 @@ internal sealed partial class FunctionRegistry
                 Invoker = descriptor.Invoker,
                 EventType = descriptor.EventType,
                 CancelOn = [.. options.CancelOn],
+                Schedules = [.. options.Schedules],
                 ConcurrencyLimit = options.Concurrency.FirstOrDefault(c => c?.Key is null)?.Limit,
                 KeyedConcurrency = options.Concurrency.FirstOrDefault(c => c?.Key is not null) is { Key: { } key } keyed ? (keyed.Limit, key) : null,
                 StartTimeout = options.Timeouts.Start,
@@ -104,6 +105,7 @@ internal sealed partial class FunctionRegistry
                 parentId = d.ParentId,
                 eventType = d.EventType.FullName,
                 cancelOn = d.CancelOn.Select(c => new { @event = c.EventName, match = c.Match, @if = c.If }),
+                cron = d.Schedules.Select(c => new { expression = c.Expression, timeZone = c.TimeZone ?? "UTC", missed = c.Missed.ToString() }),
                 concurrency = new { limit = d.ConcurrencyLimit, keyLimit = d.KeyedConcurrency?.Limit, key = d.KeyedConcurrency?.Key },
                 timeouts = new { start = d.StartTimeout?.ToString(), finish = d.FinishTimeout?.ToString() },
             });
@@ -175,6 +177,14 @@ internal sealed partial class FunctionRegistry
             if (rule.If is { } condition && CompileProblem(condition, $"{who}: cancel rule on '{rule.EventName}' (if)") is { } problem)
             {
                 yield return problem;
+            }
+        }
+
+        foreach (var schedule in options.Schedules)
+        {
+            if (CronPlan.Problem(schedule) is { } cronProblem)
+            {
+                yield return $"{who}: {cronProblem}";
             }
         }
 

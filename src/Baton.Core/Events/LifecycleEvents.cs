@@ -12,6 +12,9 @@ public static class LifecycleEvents
     /// <summary>The name of the synthetic event that starts a run triggered by function id.</summary>
     public const string FunctionInvoked = "baton/function.invoked";
 
+    /// <summary>The input of a run started by a cron schedule; its data is a <see cref="CronTick"/>.</summary>
+    public const string Cron = "baton/cron";
+
     internal static bool IsReserved(string name) => name.StartsWith("baton/", StringComparison.Ordinal);
 
     internal static bool CanTriggerOn(string name) => name is FunctionFinished or FunctionFailed;

@@ -34,6 +34,19 @@ public sealed class FunctionOptions
         return this;
     }
 
+    /// <summary>Cron triggers: the function runs once per slot, whichever node fires it (see <see cref="CronSchedule"/>).</summary>
+    public IList<CronSchedule> Schedules { get; } = [];
+
+    /// <summary>
+    /// Adds a cron trigger: 5 fields (<c>*/15 * * * *</c>) or 6 with seconds first, in an IANA time zone (default UTC).
+    /// The run's payload is a <see cref="CronTick"/> with the slot's time.
+    /// </summary>
+    public FunctionOptions TriggerOnCron(string expression, string? timeZone = null, MissedSlots missed = MissedSlots.Skip)
+    {
+        Schedules.Add(new CronSchedule(expression, timeZone, missed));
+        return this;
+    }
+
     /// <summary>Rules that cancel this function's unfinished runs by event. Checked when the function is registered.</summary>
     public IList<CancelOn> CancelOn { get; } = [];
 

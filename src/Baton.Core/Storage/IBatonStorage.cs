@@ -15,6 +15,9 @@ public interface IBatonStorage : IAsyncDisposable
     /// <summary>Registered functions.</summary>
     IFunctionCatalog Functions { get; }
 
+    /// <summary>Cron schedules.</summary>
+    IScheduleStore Schedules { get; }
+
     /// <summary>Creates or migrates the schema. Safe to call more than once and from several processes.</summary>
     Task InitializeAsync(CancellationToken cancellationToken);
 

@@ -109,5 +109,25 @@ public sealed class PostgreSqlNodeTests
         Assert.All(new[] { "t0", "t1", "t2" }, tenant => Assert.InRange(timeline.MaxOverlap(tenant), 1, 2));
     }
 
+    [Fact]
+    public async Task TwoNodes_SharingACronSchedule_FireEachSlotOnce()
+    {
+        using var storage = new PostgresTestStorage();
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.Parse("2026-01-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+        static void Configure(BatonBuilder b) => b.AddFunction<CronTick>("every-minute", f => f.TriggerOnCron("* * * * *"), ctx => Task.FromResult<object?>(ctx.Event.Data.Slot));
+
+        await using var first = await TestHost.StartAsync(Configure, storage, time);
+        await using var second = await TestHost.StartAsync(Configure, storage, time);
+        for (var slot = 1; slot <= 10; slot++)
+        {
+            var expected = slot;
+            await TestHost.AdvanceUntilAsync(time, TimeSpan.FromSeconds(58), () => Task.FromResult(storage.Scalar("SELECT COUNT(*) FROM runs") >= expected));
+        }
+
+        await TestHost.EventuallyAsync(() => Task.FromResult(storage.Scalar("SELECT COUNT(*) FROM queue") == 0), "every run completed");
+        Assert.Equal(10, storage.Scalar("SELECT COUNT(*) FROM runs"));
+        Assert.Equal(10, storage.Scalar("SELECT COUNT(DISTINCT input) FROM runs"));
+    }
+
     public sealed record Item(int I, string By);
 }
