@@ -9,18 +9,19 @@ internal sealed class PostgreSqlEventStore(PostgreSqlDatabase database) : IEvent
     /// The first round appends the events (with their runs) and finds the waits they may resolve; a second round, in the
     /// same transaction, resolves those whose conditions hold.
     /// </remarks>
-    public async Task<IReadOnlyList<bool>> AppendAsync(IReadOnlyList<EventAppend> events, CancellationToken cancellationToken)
+    public async Task<AppendResult> AppendAsync(IReadOnlyList<EventAppend> events, CancellationToken cancellationToken)
     {
         var s = database.Schema;
         var records = events.Select(e => e.Event).ToList();
-        return await database.Writer.WriteAsync(new PgRound<IReadOnlyList<bool>>(
+        return await database.Writer.WriteAsync(new PgRound<AppendResult>(
             [PostgreSqlWrites.AppendEvents(s, events), PostgreSqlWrites.FindWaits(s, records)],
             results =>
             {
-                IReadOnlyList<bool> accepted = PostgreSqlWrites.Accepted(events, results[0]);
-                return PostgreSqlWrites.Resolution(s, records, accepted, results[1], database.Time.GetUtcNow(), accepted) is { } resolve
-                    ? PgNext<IReadOnlyList<bool>>.More(resolve)
-                    : PgNext<IReadOnlyList<bool>>.Done(accepted);
+                var accepted = PostgreSqlWrites.Accepted(events, results[0]);
+                var result = new AppendResult(accepted, PostgreSqlWrites.CreatedRuns(results[0]));
+                return PostgreSqlWrites.Resolution(s, records, accepted, results[1], database.Time.GetUtcNow(), result) is { } resolve
+                    ? PgNext<AppendResult>.More(resolve)
+                    : PgNext<AppendResult>.Done(result);
             },
             NotifiesWork: events.Any(e => e.Runs.Count > 0))).ConfigureAwait(false);
     }

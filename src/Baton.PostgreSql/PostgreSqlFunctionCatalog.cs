@@ -18,8 +18,12 @@ internal sealed class PostgreSqlFunctionCatalog(PostgreSqlDatabase database) : I
                         """).With("id", f.Id).With("definition", f.DefinitionJson).With("hash", f.Hash).With("updated", Ms(f.UpdatedAt)),
                 new PgCommand($"DELETE FROM {S}.function_triggers WHERE function_id = @id AND NOT (event_name = ANY(@triggers))")
                     .With("id", f.Id).With("triggers", f.Triggers.Distinct(StringComparer.Ordinal).ToArray()),
-                new PgCommand($"INSERT INTO {S}.function_triggers (event_name, function_id) SELECT unnest(@triggers), @id ON CONFLICT DO NOTHING")
-                    .With("id", f.Id).With("triggers", f.Triggers.Distinct(StringComparer.Ordinal).ToArray()),
+                new PgCommand($"""
+                        INSERT INTO {S}.function_triggers (event_name, function_id, condition) SELECT t.e, @id, t.c FROM unnest(@triggers, @conditions) AS t(e, c)
+                        ON CONFLICT (event_name, function_id) DO UPDATE SET condition = excluded.condition
+                        """)
+                    .With("id", f.Id).With("triggers", f.Triggers.Distinct(StringComparer.Ordinal).ToArray())
+                    .With("conditions", f.Triggers.Distinct(StringComparer.Ordinal).Select(t => f.TriggerConditions.GetValueOrDefault(t)).ToArray()),
 
                 // Cancel rules: every run created from now on gets a wait per rule (existing runs keep theirs).
                 new PgCommand($"DELETE FROM {S}.function_cancels WHERE function_id = @id").With("id", f.Id),
@@ -63,7 +67,7 @@ internal sealed class PostgreSqlFunctionCatalog(PostgreSqlDatabase database) : I
     public async Task<IReadOnlyList<TriggerMatch>> FindTriggeredAsync(IReadOnlyCollection<string> eventNames, CancellationToken cancellationToken)
     {
         var (connection, command) = await database.ReadAsync(
-            $"SELECT event_name, function_id FROM {S}.function_triggers WHERE event_name = ANY(@names) ORDER BY function_id;", cancellationToken).ConfigureAwait(false);
+            $"SELECT event_name, function_id, condition FROM {S}.function_triggers WHERE event_name = ANY(@names) ORDER BY function_id;", cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         await using (command.ConfigureAwait(false))
         {
@@ -72,7 +76,7 @@ internal sealed class PostgreSqlFunctionCatalog(PostgreSqlDatabase database) : I
             var matches = new List<TriggerMatch>();
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                matches.Add(new TriggerMatch(reader.GetString(0), reader.GetString(1)));
+                matches.Add(new TriggerMatch(reader.GetString(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2)));
             }
 
             return matches;

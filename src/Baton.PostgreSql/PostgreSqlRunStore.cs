@@ -5,13 +5,13 @@ namespace Baton.PostgreSql;
 
 internal sealed class PostgreSqlRunStore(PostgreSqlDatabase database) : IRunStore
 {
-    public Task CreateAsync(IReadOnlyList<NewRun> runs, CancellationToken cancellationToken) =>
+    public Task<IReadOnlyList<string>> CreateAsync(IReadOnlyList<NewRun> runs, CancellationToken cancellationToken) =>
         runs.Count == 0
-            ? Task.CompletedTask
-            : database.Writer.WriteAsync(
+            ? Task.FromResult<IReadOnlyList<string>>([])
+            : database.Writer.WriteAsync<IReadOnlyList<string>>(
                 [PostgreSqlWrites.InsertRuns(database.Schema, runs),
                     .. runs.Where(r => r.Journal is { Count: > 0 }).Select(r => PostgreSqlWrites.InsertSteps(database.Schema, r.Id, r.Journal!))],
-                _ => true,
+                results => [.. results[0].Rows.Select(r => (string)r[0]!)],
                 notifiesWork: true);
 
     public async Task<IReadOnlyList<ChildResult>> GetChildrenAsync(string parentRunId, string stepKey, CancellationToken cancellationToken)
@@ -89,7 +89,8 @@ internal sealed class PostgreSqlRunStore(PostgreSqlDatabase database) : IRunStor
                     WITH old AS (SELECT id FROM {s}.runs WHERE ended_at < @cutoff LIMIT @n),
                     steps AS (DELETE FROM {s}.steps WHERE run_id IN (SELECT id FROM old)),
                     runs AS (DELETE FROM {s}.runs WHERE id IN (SELECT id FROM old) RETURNING 1),
-                    events AS (DELETE FROM {s}.events WHERE id IN (SELECT id FROM {s}.events WHERE received_at < @cutoff LIMIT @n) RETURNING 1)
+                    events AS (DELETE FROM {s}.events WHERE id IN (SELECT id FROM {s}.events WHERE received_at < @cutoff LIMIT @n) RETURNING 1),
+                    keys AS (DELETE FROM {s}.idempotency WHERE (function_id, key) IN (SELECT function_id, key FROM {s}.idempotency WHERE expires_at < @cutoff LIMIT @n))
                     SELECT (SELECT COUNT(*) FROM runs) + (SELECT COUNT(*) FROM events);
                     """, returnsRows: true)
                 .With("cutoff", Ms(cutoff)).With("n", batchSize),

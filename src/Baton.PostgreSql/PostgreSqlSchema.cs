@@ -114,6 +114,14 @@ internal static class PostgreSqlSchema
             missed int NOT NULL,
             next_at bigint NOT NULL);
         CREATE INDEX schedules_next ON {s}.schedules (next_at);
+        CREATE TABLE {s}.idempotency (
+            function_id text NOT NULL,
+            key text NOT NULL,
+            run_id text NOT NULL,
+            expires_at bigint NOT NULL,
+            PRIMARY KEY (function_id, key));
+        CREATE INDEX idempotency_expires ON {s}.idempotency (expires_at);
+        ALTER TABLE {s}.function_triggers ADD COLUMN condition text;
         CREATE INDEX queue_finish_by ON {s}.queue (finish_by) WHERE finish_by IS NOT NULL;
         CREATE FUNCTION {s}.match_value(data text, path text) RETURNS text
             LANGUAGE sql IMMUTABLE PARALLEL SAFE

@@ -10,9 +10,15 @@ internal static class PostgreSqlWrites
     /// Inserts events and, for each event that is new, its runs, in one statement. Returns the ids of the new events.
     /// <paramref name="condition"/> (a SQL boolean over the statement's earlier CTEs) gates every insert.
     /// </summary>
-    public static PgCommand AppendEvents(string s, IReadOnlyList<EventAppend> appends, string prefix = "", string condition = "true", string result = "SELECT id FROM new_events")
+    public static PgCommand AppendEvents(string s, IReadOnlyList<EventAppend> appends, string prefix = "", string condition = "true", string result = "SELECT 'e', id FROM new_events UNION ALL SELECT 'r', id FROM new_runs")
     {
-        var runs = appends.SelectMany(a => a.Runs.Select(r => (a.Event.Id, Run: r))).ToList();
+        // Two runs of one append with the same idempotency key: only the first is a candidate (one statement cannot
+        // claim the same key twice).
+        var seen = new HashSet<(string, string)>();
+        var runs = appends
+            .SelectMany(a => a.Runs.Select(r => (a.Event.Id, Run: r)))
+            .Where(r => r.Run.IdempotencyKey is not { } key || seen.Add((r.Run.FunctionId, key)))
+            .ToList();
         var sql = $"""
             {(prefix.Length == 0 ? "WITH" : prefix + ",")}
             new_events AS (
@@ -21,10 +27,13 @@ internal static class PostgreSqlWrites
                 WHERE {condition}
                 ON CONFLICT (id) DO NOTHING
                 RETURNING id),
-            new_runs AS (
-                SELECT * FROM unnest(@run_ids, @run_functions, @run_inputs, @run_events, @run_keys, @run_created, @run_available, @run_concurrency)
-                    AS t(id, function_id, input, event_id, event_key, created_at, available_at, concurrency_key)
+            candidate_runs AS (
+                SELECT * FROM unnest(@run_ids, @run_functions, @run_inputs, @run_events, @run_keys, @run_created, @run_available, @run_concurrency, @run_idem_keys, @run_idem_until)
+                    AS t(id, function_id, input, event_id, event_key, created_at, available_at, concurrency_key, idem_key, idem_until)
                 WHERE t.event_key IN (SELECT id FROM new_events)),
+            {ClaimIdempotency(s, "candidate_runs")},
+            new_runs AS (
+                SELECT * FROM candidate_runs WHERE idem_key IS NULL OR id IN (SELECT run_id FROM idempotent)),
             inserted_runs AS (
                 INSERT INTO {s}.runs (id, function_id, status, input, attempt, event_id, created_at)
                 SELECT id, function_id, 0, input, 0, event_id, created_at FROM new_runs),
@@ -47,21 +56,50 @@ internal static class PostgreSqlWrites
             .With("run_keys", runs.Select(r => r.Id).ToArray())
             .With("run_created", runs.Select(r => Ms(r.Run.CreatedAt)).ToArray())
             .With("run_available", runs.Select(r => Ms(r.Run.AvailableAt)).ToArray())
-            .With("run_concurrency", runs.Select(r => r.Run.ConcurrencyKey).ToArray());
+            .With("run_concurrency", runs.Select(r => r.Run.ConcurrencyKey).ToArray())
+            .With("run_idem_keys", runs.Select(r => r.Run.IdempotencyKey).ToArray())
+            .With("run_idem_until", runs.Select(r => Ms(r.Run.IdempotentUntil)).ToArray())
+            .With("idem_now", runs.Count == 0 ? 0L : runs.Min(r => Ms(r.Run.CreatedAt)));
     }
+
+    /// <summary>
+    /// A CTE <c>idempotent(run_id)</c>: the runs of <paramref name="candidates"/> (with function_id, idem_key, id,
+    /// idem_until) that took their idempotency key, because no run holds it beyond <c>@idem_now</c> (their creation).
+    /// </summary>
+    private static string ClaimIdempotency(string s, string candidates) => $"""
+        idempotent AS (
+            INSERT INTO {s}.idempotency (function_id, key, run_id, expires_at)
+            SELECT function_id, idem_key, id, idem_until FROM {candidates} WHERE idem_key IS NOT NULL
+            ON CONFLICT (function_id, key) DO UPDATE SET run_id = excluded.run_id, expires_at = excluded.expires_at
+            WHERE {s}.idempotency.expires_at <= @idem_now
+            RETURNING run_id)
+        """;
 
     /// <summary>Which appends were new: an id returned by the statement, at its first occurrence in the call.</summary>
     public static bool[] Accepted(IReadOnlyList<EventAppend> appends, PgResult result)
     {
-        var inserted = result.Rows.Select(r => (string)r[0]!).ToHashSet(StringComparer.Ordinal);
+        var inserted = result.Rows.Where(r => (string)r[0]! == "e").Select(r => (string)r[1]!).ToHashSet(StringComparer.Ordinal);
         return [.. appends.Select(a => inserted.Remove(a.Event.Id))];
     }
 
-    public static PgCommand InsertRuns(string s, IReadOnlyList<NewRun> runs) =>
-        new PgCommand($"""
-                WITH new AS (
-                    SELECT * FROM unnest(@ids, @functions, @inputs, @events, @created, @available, @parents, @steps, @indexes, @tokens, @concurrency)
-                        AS t(id, function_id, input, event_id, created_at, available_at, parent_run_id, parent_step, parent_index, token, concurrency_key)),
+    /// <summary>The runs the append created (rows of kind 'r' of its default result).</summary>
+    public static string[] CreatedRuns(PgResult result) => [.. result.Rows.Where(r => (string)r[0]! == "r").Select(r => (string)r[1]!)];
+
+    /// <summary>
+    /// Creates runs. Returns one row per run in order: the run's id, or, when its idempotency key is held beyond its
+    /// creation, the id of the run that holds it (nothing is created for it then).
+    /// </summary>
+    public static PgCommand InsertRuns(string s, IReadOnlyList<NewRun> runs)
+    {
+        var seen = new HashSet<(string, string)>();
+        var first = runs.Select(r => r.IdempotencyKey is not { } key || seen.Add((r.FunctionId, key))).ToArray();
+        return new PgCommand($"""
+                WITH given AS (
+                    SELECT * FROM unnest(@ids, @functions, @inputs, @events, @created, @available, @parents, @steps, @indexes, @tokens, @concurrency, @idem_keys, @idem_until, @first)
+                        WITH ORDINALITY AS t(id, function_id, input, event_id, created_at, available_at, parent_run_id, parent_step, parent_index, token, concurrency_key, idem_key, idem_until, first, ord)),
+                candidates AS (SELECT * FROM given WHERE first),
+                {ClaimIdempotency(s, "candidates")},
+                new AS (SELECT * FROM candidates WHERE idem_key IS NULL OR id IN (SELECT run_id FROM idempotent)),
                 inserted AS (
                     INSERT INTO {s}.runs (id, function_id, status, input, attempt, event_id, created_at, parent_run_id, parent_step, parent_index)
                     SELECT id, function_id, 0, input, 0, event_id, created_at, parent_run_id, parent_step, parent_index FROM new),
@@ -69,8 +107,14 @@ internal static class PostgreSqlWrites
                     INSERT INTO {s}.queue (run_id, function_id, available_at, owner, token, concurrency_key)
                     SELECT id, function_id, available_at, NULL, token, concurrency_key FROM new),
                 {CancelWaits(s, "new")}
-                SELECT 1
-                """)
+                SELECT CASE
+                    WHEN g.id IN (SELECT id FROM new) THEN g.id
+                    ELSE COALESCE(
+                        (SELECT i.run_id FROM {s}.idempotency i WHERE i.function_id = g.function_id AND i.key = g.idem_key),
+                        (SELECT c.id FROM candidates c WHERE c.function_id = g.function_id AND c.idem_key = g.idem_key))
+                    END
+                FROM given g ORDER BY g.ord
+                """, returnsRows: true)
             .With("ids", runs.Select(r => r.Id).ToArray())
             .With("functions", runs.Select(r => r.FunctionId).ToArray())
             .With("inputs", runs.Select(r => r.InputJson).ToArray())
@@ -84,7 +128,12 @@ internal static class PostgreSqlWrites
             // The first claim makes the token 1, which tells the worker there is no journal to read; a run that starts
             // with a journal (re-run from a step) starts at 1, so its first claim reads it.
             .With("tokens", runs.Select(r => r.Journal is { Count: > 0 } ? 1L : 0L).ToArray())
-            .With("concurrency", runs.Select(r => r.ConcurrencyKey).ToArray());
+            .With("concurrency", runs.Select(r => r.ConcurrencyKey).ToArray())
+            .With("idem_keys", runs.Select(r => r.IdempotencyKey).ToArray())
+            .With("idem_until", runs.Select(r => Ms(r.IdempotentUntil)).ToArray())
+            .With("first", first)
+            .With("idem_now", runs.Count == 0 ? 0L : runs.Min(r => Ms(r.CreatedAt)));
+    }
 
     /// <summary>
     /// A CTE that adds, for each run in <paramref name="runs"/> (a CTE with id, function_id, input, created_at), one wait

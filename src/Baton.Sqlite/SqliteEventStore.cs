@@ -5,7 +5,7 @@ namespace Baton.Sqlite;
 
 internal sealed class SqliteEventStore(SqliteDatabase database) : IEventStore
 {
-    public async Task<IReadOnlyList<bool>> AppendAsync(IReadOnlyList<EventAppend> events, CancellationToken cancellationToken) =>
+    public async Task<AppendResult> AppendAsync(IReadOnlyList<EventAppend> events, CancellationToken cancellationToken) =>
         await database.Writer.WriteAsync(w => SqliteWrites.AppendEvents(w, events, database.Time.GetUtcNow())).ConfigureAwait(false);
 
     public Task<EventRecord?> GetAsync(string id, CancellationToken cancellationToken)

@@ -21,8 +21,8 @@ internal sealed class SqliteFunctionCatalog(SqliteDatabase database) : IFunction
                 w.Command("DELETE FROM function_triggers WHERE function_id = @id;").With("@id", f.Id).ExecuteNonQuery();
                 foreach (var trigger in f.Triggers.Distinct(StringComparer.Ordinal))
                 {
-                    w.Command("INSERT INTO function_triggers(event_name, function_id) VALUES (@name, @id);")
-                        .With("@name", trigger).With("@id", f.Id)
+                    w.Command("INSERT INTO function_triggers(event_name, function_id, condition) VALUES (@name, @id, @condition);")
+                        .With("@name", trigger).With("@id", f.Id).With("@condition", f.TriggerConditions.GetValueOrDefault(trigger))
                         .ExecuteNonQuery();
                 }
 
@@ -69,13 +69,13 @@ internal sealed class SqliteFunctionCatalog(SqliteDatabase database) : IFunction
     {
         using var connection = database.OpenRead();
         using var command = connection.CreateCommand();
-        command.CommandText = "SELECT event_name, function_id FROM function_triggers WHERE event_name IN (SELECT value FROM json_each(@names)) ORDER BY function_id;";
+        command.CommandText = "SELECT event_name, function_id, condition FROM function_triggers WHERE event_name IN (SELECT value FROM json_each(@names)) ORDER BY function_id;";
         command.With("@names", JsonSerializer.Serialize(eventNames));
         using var reader = command.ExecuteReader();
         var matches = new List<TriggerMatch>();
         while (reader.Read())
         {
-            matches.Add(new TriggerMatch(reader.GetString(0), reader.GetString(1)));
+            matches.Add(new TriggerMatch(reader.GetString(0), reader.GetString(1), StringOrNull(reader, 2)));
         }
 
         return Task.FromResult<IReadOnlyList<TriggerMatch>>(matches);

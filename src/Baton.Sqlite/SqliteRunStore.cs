@@ -5,16 +5,8 @@ namespace Baton.Sqlite;
 
 internal sealed class SqliteRunStore(SqliteDatabase database) : IRunStore
 {
-    public Task CreateAsync(IReadOnlyList<NewRun> runs, CancellationToken cancellationToken) =>
-        database.Writer.WriteAsync(w =>
-        {
-            foreach (var run in runs)
-            {
-                SqliteWrites.InsertRun(w, run);
-            }
-
-            return true;
-        });
+    public Task<IReadOnlyList<string>> CreateAsync(IReadOnlyList<NewRun> runs, CancellationToken cancellationToken) =>
+        database.Writer.WriteAsync<IReadOnlyList<string>>(w => [.. runs.Select(run => SqliteWrites.InsertRun(w, run))]);
 
     public Task<RunRecord?> GetAsync(string runId, CancellationToken cancellationToken)
     {
@@ -57,6 +49,8 @@ internal sealed class SqliteRunStore(SqliteDatabase database) : IRunStore
             w.Command("DELETE FROM steps WHERE run_id IN (SELECT value FROM json_each(@ids));").With("@ids", json).ExecuteNonQuery();
             var runs = w.Command("DELETE FROM runs WHERE id IN (SELECT value FROM json_each(@ids));").With("@ids", json).ExecuteNonQuery();
             var events = w.Command("DELETE FROM events WHERE id IN (SELECT id FROM events WHERE received_at < @cutoff LIMIT @n);")
+                .With("@cutoff", Ms(cutoff)).With("@n", batchSize).ExecuteNonQuery();
+            w.Command("DELETE FROM idempotency WHERE (function_id, key) IN (SELECT function_id, key FROM idempotency WHERE expires_at < @cutoff LIMIT @n);")
                 .With("@cutoff", Ms(cutoff)).With("@n", batchSize).ExecuteNonQuery();
             return runs + events;
         });

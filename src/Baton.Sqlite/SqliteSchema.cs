@@ -115,6 +115,14 @@ internal static class SqliteSchema
             missed INTEGER NOT NULL,
             next_at INTEGER NOT NULL);
         CREATE INDEX schedules_next ON schedules(next_at);
+        CREATE TABLE idempotency (
+            function_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            run_id TEXT NOT NULL,
+            expires_at INTEGER NOT NULL,
+            PRIMARY KEY (function_id, key)) WITHOUT ROWID;
+        CREATE INDEX idempotency_expires ON idempotency(expires_at);
+        ALTER TABLE function_triggers ADD COLUMN condition TEXT;
         CREATE INDEX queue_finish_by ON queue(finish_by) WHERE finish_by IS NOT NULL;
         """,
     ];

@@ -11,9 +11,10 @@ internal static class SqliteWrites
     /// Appends events and, for each new one, its runs; then resolves the waits the new events match, in the same
     /// transaction, so an accepted event can never miss a waiter registered before it.
     /// </summary>
-    public static bool[] AppendEvents(SqliteWriter writer, IReadOnlyList<EventAppend> appends, DateTimeOffset now)
+    public static AppendResult AppendEvents(SqliteWriter writer, IReadOnlyList<EventAppend> appends, DateTimeOffset now)
     {
         var accepted = new bool[appends.Count];
+        var created = new List<string>();
         var fresh = new List<EventRecord>();
         for (var i = 0; i < appends.Count; i++)
         {
@@ -30,17 +31,35 @@ internal static class SqliteWrites
                 fresh.Add(e);
                 foreach (var run in appends[i].Runs)
                 {
-                    InsertRun(writer, run);
+                    if (InsertRun(writer, run) == run.Id)
+                    {
+                        created.Add(run.Id);
+                    }
                 }
             }
         }
 
         ResolveEventWaits(writer, fresh, now);
-        return accepted;
+        return new AppendResult(accepted, created);
     }
 
-    public static void InsertRun(SqliteWriter writer, NewRun run)
+    /// <summary>
+    /// Creates a run and enqueues it. Returns its id, or, when its idempotency key is held by another run of its function
+    /// until later than now, that run's id (and creates nothing).
+    /// </summary>
+    public static string InsertRun(SqliteWriter writer, NewRun run)
     {
+        if (run.IdempotencyKey is { } key && writer.Command("""
+                INSERT INTO idempotency(function_id, key, run_id, expires_at) VALUES (@fn, @key, @run, @until)
+                ON CONFLICT(function_id, key) DO UPDATE SET run_id = excluded.run_id, expires_at = excluded.expires_at
+                WHERE idempotency.expires_at <= @now;
+                """).With("@fn", run.FunctionId).With("@key", key).With("@run", run.Id).With("@until", Ms(run.IdempotentUntil)).With("@now", Ms(run.CreatedAt))
+                .ExecuteNonQuery() == 0)
+        {
+            return (string)writer.Command("SELECT run_id FROM idempotency WHERE function_id = @fn AND key = @key;")
+                .With("@fn", run.FunctionId).With("@key", key).ExecuteScalar()!;
+        }
+
         writer.Command("""
                 INSERT INTO runs(id, function_id, status, input, attempt, event_id, created_at, parent_run_id, parent_step, parent_index)
                 VALUES (@id, @fn, 0, @input, 0, @event, @created, @parent, @step, @index);
@@ -61,6 +80,7 @@ internal static class SqliteWrites
         }
 
         AddCancelWaits(writer, run);
+        return run.Id;
     }
 
     /// <summary>One wait per cancel rule of the run's function, so a matching event finds the run through the index.</summary>

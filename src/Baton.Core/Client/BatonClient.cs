@@ -14,11 +14,17 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
         engine.SendAsync(events, cancellationToken);
 
     public Task<string> TriggerAsync(string functionId, object? payload = null, CancellationToken cancellationToken = default) =>
-        engine.TriggerAsync(functionId, payload, cancellationToken);
+        engine.TriggerAsync(functionId, payload, null, cancellationToken);
+
+    public Task<string> TriggerAsync(string functionId, object? payload, TriggerOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return engine.TriggerAsync(functionId, payload, options, cancellationToken);
+    }
 
     public async Task<T?> TriggerAndWaitAsync<T>(string functionId, object? payload, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
-        var runId = await engine.TriggerAsync(functionId, payload, cancellationToken).ConfigureAwait(false);
+        var runId = await engine.TriggerAsync(functionId, payload, null, cancellationToken).ConfigureAwait(false);
         var run = await WaitForRunAsync(runId, timeout, cancellationToken).ConfigureAwait(false);
         return run.Status == RunStatus.Completed ? run.GetOutput<T>(engine.Json) : throw new RunFailedException(run);
     }
@@ -26,7 +32,7 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
     public Task<IReadOnlyList<string>> BatchTriggerAsync(string functionId, IEnumerable<object?> payloads, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(payloads);
-        return engine.BatchTriggerAsync(functionId, [.. payloads], cancellationToken);
+        return engine.BatchTriggerAsync(functionId, [.. payloads], null, cancellationToken);
     }
 
     public async Task<bool> CancelAsync(string runId, string? reason = null, CancellationToken cancellationToken = default)
@@ -78,10 +84,9 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
     {
         var now = engine.Time.GetUtcNow();
         await engine.PrepareRemoteFunctionsAsync([run.FunctionId], cancellationToken).ConfigureAwait(false);
-        var copy = new NewRun(Ids.New(engine.Time), run.FunctionId, run.InputJson, now, now, null, null, journal is { Count: > 0 } ? journal : null)
-        {
-            ConcurrencyKey = engine.ConcurrencyKey(run.FunctionId, run.InputJson),
-        };
+        // A replay is a new run on purpose: it keeps the concurrency key and priority, not the idempotency key.
+        var copy = engine.WithRules(new NewRun(Ids.New(engine.Time), run.FunctionId, run.InputJson, now, now, null, null, journal is { Count: > 0 } ? journal : null))
+            with { IdempotencyKey = null };
         await engine.Storage.Runs.CreateAsync([copy], cancellationToken).ConfigureAwait(false);
         engine.WorkAvailable.Set();
         return copy.Id;

@@ -21,6 +21,13 @@ public interface IBatonClient
     /// <exception cref="UnknownFunctionException">No function has that id.</exception>
     Task<string> TriggerAsync(string functionId, object? payload = null, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Starts a run of a function by id with options: an idempotency key (a repeated key returns the first run's id and
+    /// starts nothing), a delay. Returns the run id.
+    /// </summary>
+    /// <exception cref="UnknownFunctionException">No function has that id.</exception>
+    Task<string> TriggerAsync(string functionId, object? payload, TriggerOptions options, CancellationToken cancellationToken = default);
+
     /// <summary>Reads a run with its steps, or null when there is no such run.</summary>
     Task<RunInfo?> GetRunAsync(string runId, CancellationToken cancellationToken = default);
 

@@ -107,25 +107,24 @@ internal sealed partial class BatonEngine
         // An id repeated within one call is accepted once, like an id sent again later.
         var firsts = records.DistinctBy(r => r.Id, StringComparer.Ordinal).ToList();
         var appends = await WithTriggeredRunsAsync(firsts, now, cancellationToken).ConfigureAwait(false);
-        var accepted = await Storage.Events.AppendAsync(appends, cancellationToken).ConfigureAwait(false);
-        var runIds = appends.Where((_, i) => accepted[i]).SelectMany(a => a.Runs.Select(r => r.Id)).ToList();
-        if (accepted.Any(a => a))
+        var result = await Storage.Events.AppendAsync(appends, cancellationToken).ConfigureAwait(false);
+        if (result.Accepted.Any(a => a))
         {
             // New runs, or waits the events resolved: either way the local worker may have work now.
             WorkAvailable.Set();
         }
 
-        return new SendResult([.. records.Select(r => r.Id)], runIds);
+        return new SendResult([.. records.Select(r => r.Id)], result.CreatedRuns);
     }
 
-    public async Task<string> TriggerAsync(string functionId, object? payload, CancellationToken cancellationToken)
+    public async Task<string> TriggerAsync(string functionId, object? payload, TriggerOptions? options, CancellationToken cancellationToken)
     {
-        var runs = await BatchTriggerAsync(functionId, [payload], cancellationToken).ConfigureAwait(false);
+        var runs = await BatchTriggerAsync(functionId, [payload], options, cancellationToken).ConfigureAwait(false);
         return runs[0];
     }
 
     /// <summary>Starts one run per payload, all in one transaction. Returns the run ids in payload order.</summary>
-    public async Task<IReadOnlyList<string>> BatchTriggerAsync(string functionId, IReadOnlyList<object?> payloads, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<string>> BatchTriggerAsync(string functionId, IReadOnlyList<object?> payloads, TriggerOptions? options, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(functionId);
         ArgumentNullException.ThrowIfNull(payloads);
@@ -138,10 +137,10 @@ internal sealed partial class BatonEngine
         await EnsureStartedAsync().ConfigureAwait(false);
         await EnsureFunctionExistsAsync(functionId, cancellationToken).ConfigureAwait(false);
         var now = Time.GetUtcNow();
-        var runs = payloads.Select(p => NewRunFor(functionId, p, now, null)).ToList();
-        await Storage.Runs.CreateAsync(runs, cancellationToken).ConfigureAwait(false);
+        var runs = payloads.Select(p => NewRunFor(functionId, p, now, null, options)).ToList();
+        var ids = await Storage.Runs.CreateAsync(runs, cancellationToken).ConfigureAwait(false);
         WorkAvailable.Set();
-        return [.. runs.Select(r => r.Id)];
+        return ids;
     }
 
     /// <exception cref="UnknownFunctionException">No node registered a function with this id.</exception>
@@ -157,11 +156,11 @@ internal sealed partial class BatonEngine
     }
 
     /// <summary>A run of <paramref name="functionId"/> started by id: its input is a <c>baton/function.invoked</c> event.</summary>
-    public NewRun NewRunFor(string functionId, object? payload, DateTimeOffset now, RunParent? parent)
+    public NewRun NewRunFor(string functionId, object? payload, DateTimeOffset now, RunParent? parent, TriggerOptions? options = null)
     {
         var data = SerializePayload(payload, $"The payload for function '{functionId}'");
         var invoked = new EventRecord(Ids.New(Time), LifecycleEvents.FunctionInvoked, data, now, now);
-        return NewRun(functionId, invoked, now) with { Parent = parent };
+        return NewRun(functionId, invoked, now, options) with { Parent = parent };
     }
 
     /// <summary>A run of a cron schedule for one slot: its input is a <c>baton/cron</c> event carrying a <see cref="CronTick"/>.</summary>
@@ -247,6 +246,7 @@ internal sealed partial class BatonEngine
     private async Task<IReadOnlyList<EventAppend>> WithTriggeredRunsAsync(IReadOnlyList<EventRecord> records, DateTimeOffset now, CancellationToken cancellationToken, bool lifecycle = false)
     {
         ILookup<string, string> byName;
+        Dictionary<(string EventName, string FunctionId), string>? conditions = null;
         if (lifecycle)
         {
             byName = await LifecycleRoutesAsync(cancellationToken).ConfigureAwait(false);
@@ -256,6 +256,7 @@ internal sealed partial class BatonEngine
             var names = records.Select(r => r.Name).Distinct(StringComparer.Ordinal).ToList();
             var matches = await Storage.Functions.FindTriggeredAsync(names, cancellationToken).ConfigureAwait(false);
             byName = matches.ToLookup(m => m.EventName, m => m.FunctionId, StringComparer.Ordinal);
+            conditions = matches.Where(m => m.Condition is not null).ToDictionary(m => (m.EventName, m.FunctionId), m => m.Condition!);
         }
 
         await PrepareRemoteFunctionsAsync(records.SelectMany(r => byName[r.Name]).Distinct(StringComparer.Ordinal), cancellationToken).ConfigureAwait(false);
@@ -263,7 +264,22 @@ internal sealed partial class BatonEngine
         {
             var functions = byName[record.Name].Union(Registry.Triggered(record.Name)).ToList();
             var data = functions.Any(NeedsData) ? JsonDocument.Parse(record.DataJson).RootElement : default;
-            return new EventAppend(record, [.. functions.Where(f => Accepts(f, record.Name, data)).Select(f => NewRun(f, record, now))]);
+            JsonElement? whole = null;
+            bool Holds(string functionId)
+            {
+                var condition = Registry.TryGet(functionId, out var local)
+                    ? local.TriggerConditions.GetValueOrDefault(record.Name)
+                    : conditions?.GetValueOrDefault((record.Name, functionId));
+                if (condition is null)
+                {
+                    return true;
+                }
+
+                whole ??= JsonDocument.Parse(EventJson.ToObject(record)).RootElement;
+                return Expressions.CelExpression.Compile(condition, $"function '{functionId}': trigger '{record.Name}' (if)").IsTrue(whole.Value, default);
+            }
+
+            return new EventAppend(record, [.. functions.Where(f => Accepts(f, record.Name, data) && Holds(f)).Select(f => NewRun(f, record, now))]);
         })];
     }
 
@@ -316,61 +332,91 @@ internal sealed partial class BatonEngine
         return new EventRecord(@event.Id ?? Ids.New(Time), @event.Name, data, @event.Timestamp ?? now, now);
     }
 
-    private NewRun NewRun(string functionId, EventRecord trigger, DateTimeOffset now)
+    private NewRun NewRun(string functionId, EventRecord trigger, DateTimeOffset now, TriggerOptions? options = null)
     {
         var input = EventJson.ToInput(trigger);
-        return new(Ids.New(Time), functionId, input, now, now, trigger.Name == LifecycleEvents.FunctionInvoked ? null : trigger.Id)
-        {
-            ConcurrencyKey = ConcurrencyKey(functionId, input),
-        };
+        var run = new NewRun(Ids.New(Time), functionId, input, now, now, trigger.Name == LifecycleEvents.FunctionInvoked ? null : trigger.Id);
+        return WithRules(run, options);
     }
 
     /// <summary>
-    /// The run's concurrency key, when its function has a per-key limit: the key expression evaluated over the trigger.
-    /// The expression comes from the local definition, or from the catalog for a function only other nodes run.
+    /// Applies the function's creation rules to a new run: its concurrency key, its priority (an earlier or later
+    /// <see cref="NewRun.AvailableAt"/>), a delay, and its idempotency key. The rules come from the local definition, or
+    /// from the catalog for a function only other nodes run (<see cref="PrepareRemoteFunctionsAsync"/>).
     /// </summary>
-    public string? ConcurrencyKey(string functionId, string inputJson)
+    public NewRun WithRules(NewRun run, TriggerOptions? options = null)
     {
-        var expression = Registry.TryGet(functionId, out var local)
-            ? local.KeyedConcurrency?.Key
-            : _remoteKeys is { } remote && remote.Keys.TryGetValue(functionId, out var key) ? key : null;
-        if (expression is null)
+        var rules = RulesFor(run.FunctionId);
+        var available = run.AvailableAt;
+        string? concurrencyKey = null, idempotencyKey = null;
+        var idempotentUntil = run.CreatedAt;
+        if (rules.ConcurrencyKey is not null || rules.Priority is not null || rules.IdempotencyKey is not null)
         {
-            return null;
+            using var input = JsonDocument.Parse(run.InputJson);
+            var trigger = input.RootElement[0];
+            concurrencyKey = Evaluate(rules.ConcurrencyKey, "concurrency key", run.FunctionId, trigger);
+            if (Evaluate(rules.Priority, "priority", run.FunctionId, trigger) is { } priority
+                && double.TryParse(priority, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var seconds))
+            {
+                available -= TimeSpan.FromSeconds(Math.Clamp(seconds, -MaxPrioritySeconds, MaxPrioritySeconds));
+            }
+
+            if (Evaluate(rules.IdempotencyKey, "idempotency key", run.FunctionId, trigger) is { } key)
+            {
+                (idempotencyKey, idempotentUntil) = ("fn:" + key, run.CreatedAt + rules.IdempotencyWindow);
+            }
         }
 
-        using var input = JsonDocument.Parse(inputJson);
-        return Expressions.CelExpression.Compile(expression, $"function '{functionId}': concurrency key").KeyFor(input.RootElement[0]);
+        if (options?.Delay is { } delay && delay > TimeSpan.Zero)
+        {
+            available = run.CreatedAt + delay;
+        }
+
+        if (options?.IdempotencyKey is { } explicitKey)
+        {
+            (idempotencyKey, idempotentUntil) = ("trigger:" + explicitKey, run.CreatedAt + options.IdempotencyWindow);
+        }
+
+        return run with { AvailableAt = available, ConcurrencyKey = concurrencyKey, IdempotencyKey = idempotencyKey, IdempotentUntil = idempotentUntil };
     }
 
+    /// <summary>How far a priority may move a run ahead or behind, in seconds (as Inngest documents).</summary>
+    private const double MaxPrioritySeconds = 600;
+
+    private static string? Evaluate(string? expression, string what, string functionId, JsonElement trigger) =>
+        expression is null ? null : Expressions.CelExpression.Compile(expression, $"function '{functionId}': {what}").KeyFor(trigger);
+
+    private CreationRules RulesFor(string functionId) =>
+        Registry.TryGet(functionId, out var local)
+            ? new CreationRules(local.KeyedConcurrency?.Key, local.Priority, local.Idempotency?.Key, local.Idempotency?.Window ?? TimeSpan.Zero)
+            : _remoteRules is { } remote && remote.Rules.TryGetValue(functionId, out var rules) ? rules : CreationRules.None;
+
     /// <summary>
-    /// Makes sure the key expressions of functions not registered on this node are known (read from the catalog at most
+    /// Makes sure the creation rules of functions not registered on this node are known (read from the catalog at most
     /// every <see cref="LifecycleRoutesMaxAge"/>, or at once for a function not seen yet).
     /// </summary>
     public async Task PrepareRemoteFunctionsAsync(IEnumerable<string> functionIds, CancellationToken cancellationToken)
     {
         var remote = functionIds.Where(f => !Registry.TryGet(f, out _)).ToList();
         var now = Time.GetUtcNow();
-        if (remote.Count == 0 || (_remoteKeys is { } cached && now - cached.ReadAt < LifecycleRoutesMaxAge && remote.All(cached.Known.Contains)))
+        if (remote.Count == 0 || (_remoteRules is { } cached && now - cached.ReadAt < LifecycleRoutesMaxAge && remote.All(cached.Rules.ContainsKey)))
         {
             return;
         }
 
         var registrations = await Storage.Functions.ListAsync(cancellationToken).ConfigureAwait(false);
-        var keys = new Dictionary<string, string?>(StringComparer.Ordinal);
+        var rules = new Dictionary<string, CreationRules>(StringComparer.Ordinal);
         foreach (var registration in registrations)
         {
-            using var definition = JsonDocument.Parse(registration.DefinitionJson);
-            keys[registration.Id] = definition.RootElement.TryGetProperty("concurrency", out var concurrency)
-                && concurrency.TryGetProperty("key", out var key) && key.ValueKind == JsonValueKind.String ? key.GetString() : null;
+            rules[registration.Id] = CreationRules.FromDefinition(registration.DefinitionJson);
         }
 
-        _remoteKeys = new RemoteKeys(now, keys, [.. keys.Keys]);
+        _remoteRules = new RemoteRules(now, rules);
     }
 
-    private volatile RemoteKeys? _remoteKeys;
+    private volatile RemoteRules? _remoteRules;
 
-    private sealed record RemoteKeys(DateTimeOffset ReadAt, Dictionary<string, string?> Keys, HashSet<string> Known);
+    private sealed record RemoteRules(DateTimeOffset ReadAt, Dictionary<string, CreationRules> Rules);
 
     private string SerializePayload(object? payload, string what)
     {

@@ -26,6 +26,15 @@ internal sealed class FunctionDefinition
     /// <summary>How many runs per concurrency key may execute at once, if limited, and the key's expression.</summary>
     public (int Limit, string Key)? KeyedConcurrency { get; init; }
 
+    /// <summary>Conditions of event triggers, by event name.</summary>
+    public IReadOnlyDictionary<string, string> TriggerConditions { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>The priority expression, if any.</summary>
+    public string? Priority { get; init; }
+
+    /// <summary>The idempotency expression and window, if any.</summary>
+    public (string Key, TimeSpan Window)? Idempotency { get; init; }
+
     /// <summary>Cron triggers.</summary>
     public IReadOnlyList<CronSchedule> Schedules { get; init; } = [];
 

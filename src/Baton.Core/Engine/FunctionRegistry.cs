@@ -44,6 +44,9 @@ internal sealed partial class FunctionRegistry
                 EventType = descriptor.EventType,
                 CancelOn = [.. options.CancelOn],
                 Schedules = [.. options.Schedules],
+                TriggerConditions = new Dictionary<string, string>(options.TriggerConditions, StringComparer.Ordinal),
+                Priority = options.Priority,
+                Idempotency = options.Idempotency is { } idempotency ? (idempotency, options.IdempotencyWindow) : null,
                 ConcurrencyLimit = options.Concurrency.FirstOrDefault(c => c?.Key is null)?.Limit,
                 KeyedConcurrency = options.Concurrency.FirstOrDefault(c => c?.Key is not null) is { Key: { } key } keyed ? (keyed.Limit, key) : null,
                 StartTimeout = options.Timeouts.Start,
@@ -105,6 +108,9 @@ internal sealed partial class FunctionRegistry
                 parentId = d.ParentId,
                 eventType = d.EventType.FullName,
                 cancelOn = d.CancelOn.Select(c => new { @event = c.EventName, match = c.Match, @if = c.If }),
+                conditions = d.TriggerConditions,
+                priority = d.Priority,
+                idempotency = d.Idempotency is { } idem ? new { key = idem.Key, window = idem.Window.ToString() } : null,
                 cron = d.Schedules.Select(c => new { expression = c.Expression, timeZone = c.TimeZone ?? "UTC", missed = c.Missed.ToString() }),
                 concurrency = new { limit = d.ConcurrencyLimit, keyLimit = d.KeyedConcurrency?.Limit, key = d.KeyedConcurrency?.Key },
                 timeouts = new { start = d.StartTimeout?.ToString(), finish = d.FinishTimeout?.ToString() },
@@ -112,6 +118,7 @@ internal sealed partial class FunctionRegistry
             var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(json)));
             return new FunctionRegistration(d.Id, d.Triggers, json, hash, now)
             {
+                TriggerConditions = d.TriggerConditions,
                 CancelRules = [.. d.CancelOn.Select(c => new CancelRule(c.EventName, c.Match, c.If))],
             };
         })];
@@ -178,6 +185,31 @@ internal sealed partial class FunctionRegistry
             {
                 yield return problem;
             }
+        }
+
+        foreach (var (eventName, condition) in options.TriggerConditions)
+        {
+            if (!options.Triggers.Contains(eventName, StringComparer.Ordinal))
+            {
+                yield return $"{who}: the condition for '{eventName}' belongs to no trigger of the function";
+            }
+            else if (CompileProblem(condition, $"{who}: trigger '{eventName}' (if)") is { } conditionProblem)
+            {
+                yield return conditionProblem;
+            }
+        }
+
+        foreach (var (name, expression) in new[] { ("priority", options.Priority), ("idempotency key", options.Idempotency) })
+        {
+            if (expression is not null && CompileProblem(expression, $"{who}: {name}") is { } expressionProblem)
+            {
+                yield return expressionProblem;
+            }
+        }
+
+        if (options.IdempotencyWindow <= TimeSpan.Zero)
+        {
+            yield return $"{who}: IdempotencyWindow is {options.IdempotencyWindow}; it must be positive";
         }
 
         foreach (var schedule in options.Schedules)

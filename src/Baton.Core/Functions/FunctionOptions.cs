@@ -60,10 +60,30 @@ public sealed class FunctionOptions
         return this;
     }
 
-    /// <summary>Adds an event trigger.</summary>
-    public FunctionOptions TriggerOn(string eventName)
+    /// <summary>Conditions on event triggers, by event name: a CEL expression over <c>event</c> that must hold for a run to start.</summary>
+    public IDictionary<string, string> TriggerConditions { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
+    /// <summary>
+    /// A CEL expression over <c>event</c> returning seconds: positive jumps a run ahead of runs queued up to that long
+    /// before it, negative delays it. Clamped to -600..600. Applies within the function.
+    /// </summary>
+    public string? Priority { get; set; }
+
+    /// <summary>A CEL expression over <c>event</c> for a key: one run per key within <see cref="IdempotencyWindow"/>.</summary>
+    public string? Idempotency { get; set; }
+
+    /// <summary>How long an idempotency key is held. Default: 24 hours.</summary>
+    public TimeSpan IdempotencyWindow { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>Adds an event trigger, with an optional condition (a CEL expression over <c>event</c>).</summary>
+    public FunctionOptions TriggerOn(string eventName, string? @if = null)
     {
         Triggers.Add(eventName);
+        if (@if is not null)
+        {
+            TriggerConditions[eventName] = @if;
+        }
+
         return this;
     }
 

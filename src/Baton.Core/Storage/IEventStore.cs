@@ -5,9 +5,10 @@ public interface IEventStore
 {
     /// <summary>
     /// Appends events atomically with the runs each starts. An event whose id is already stored is skipped together with
-    /// its runs. Returns, per event, whether it was new. Returns only once the write is durable.
+    /// its runs; a run whose idempotency key is taken is not created. Returns, per event, whether it was new, and the runs
+    /// created. Returns only once the write is durable.
     /// </summary>
-    Task<IReadOnlyList<bool>> AppendAsync(IReadOnlyList<EventAppend> events, CancellationToken cancellationToken);
+    Task<AppendResult> AppendAsync(IReadOnlyList<EventAppend> events, CancellationToken cancellationToken);
 
     /// <summary>Reads one event, or null.</summary>
     Task<EventRecord?> GetAsync(string id, CancellationToken cancellationToken);

@@ -3,8 +3,11 @@ namespace Baton.Storage;
 /// <summary>Runs and their journals.</summary>
 public interface IRunStore
 {
-    /// <summary>Creates runs and enqueues them, durably, in one transaction.</summary>
-    Task CreateAsync(IReadOnlyList<NewRun> runs, CancellationToken cancellationToken);
+    /// <summary>
+    /// Creates runs and enqueues them, durably, in one transaction. Returns the run id for each: its own, or, when its
+    /// idempotency key is taken, the id of the run that holds the key (nothing is created then).
+    /// </summary>
+    Task<IReadOnlyList<string>> CreateAsync(IReadOnlyList<NewRun> runs, CancellationToken cancellationToken);
 
     /// <summary>Reads one run, or null.</summary>
     Task<RunRecord?> GetAsync(string runId, CancellationToken cancellationToken);

@@ -5,6 +5,7 @@ namespace Baton.Storage;
 /// A child run (of <c>Step.Invoke</c> or <c>Step.BatchInvoke</c>) names its <paramref name="Parent"/>. A run re-run from a
 /// step starts with a <paramref name="Journal"/> of the steps before it, which it replays instead of running. A function
 /// with a per-key concurrency limit gives each run its <paramref name="ConcurrencyKey"/>, evaluated from the trigger.
+/// <paramref name="AvailableAt"/> carries a delay, or a priority (earlier to jump ahead, later to fall behind).
 /// </remarks>
 public sealed record NewRun(
     string Id,
@@ -15,4 +16,14 @@ public sealed record NewRun(
     string? EventId,
     RunParent? Parent = null,
     IReadOnlyList<StepRecord>? Journal = null,
-    string? ConcurrencyKey = null);
+    string? ConcurrencyKey = null)
+{
+    /// <summary>
+    /// With an idempotency key the run is created only if no run of its function holds the same key until later than
+    /// its creation; it then holds the key until <see cref="IdempotentUntil"/>.
+    /// </summary>
+    public string? IdempotencyKey { get; init; }
+
+    /// <summary>Until when the run holds its <see cref="IdempotencyKey"/>.</summary>
+    public DateTimeOffset IdempotentUntil { get; init; }
+}

@@ -48,11 +48,30 @@ public abstract class StorageContractTests : IAsyncLifetime
         var first = await Storage.Events.AppendAsync([new EventAppend(Event("e1"), [Run("r1", eventId: "e1")])], default);
         var again = await Storage.Events.AppendAsync([new EventAppend(Event("e1"), [Run("r2", eventId: "e1")]), new EventAppend(Event("e2"), [])], default);
 
-        Assert.Equal([true], first);
-        Assert.Equal([false, true], again);
+        Assert.Equal([true], first.Accepted);
+        Assert.Equal(["r1"], first.CreatedRuns);
+        Assert.Equal([false, true], again.Accepted);
+        Assert.Empty(again.CreatedRuns);
         Assert.NotNull(await Storage.Runs.GetAsync("r1", default));
         Assert.Null(await Storage.Runs.GetAsync("r2", default));
         Assert.Equal("""{"n":1}""", (await Storage.Events.GetAsync("e1", default))!.DataJson);
+    }
+
+    [Fact]
+    public async Task CreateRuns_IdempotencyKey_HeldUntilItExpires()
+    {
+        NewRun Keyed(string id, DateTimeOffset at) => new NewRun(id, "f", "[]", at, at, null) { IdempotencyKey = "k", IdempotentUntil = at.AddHours(1) };
+
+        var first = await Storage.Runs.CreateAsync([Keyed("a", Start), Keyed("b", Start)], default);
+        var repeat = await Storage.Runs.CreateAsync([Keyed("c", Start.AddMinutes(59))], default);
+        var later = await Storage.Runs.CreateAsync([Keyed("d", Start.AddHours(1))], default);
+
+        Assert.Equal(["a", "a"], first);
+        Assert.Equal(["a"], repeat);
+        Assert.Equal(["d"], later);
+        Assert.Null(await Storage.Runs.GetAsync("b", default));
+        Assert.Null(await Storage.Runs.GetAsync("c", default));
+        Assert.NotNull(await Storage.Runs.GetAsync("d", default));
     }
 
     [Fact]

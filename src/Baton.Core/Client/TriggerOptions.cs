@@ -1,0 +1,17 @@
+namespace Baton;
+
+/// <summary>Options for starting a run by id (<c>TriggerAsync</c>).</summary>
+public sealed class TriggerOptions
+{
+    /// <summary>
+    /// Starts at most one run for this key within <see cref="IdempotencyWindow"/>: a second call with the same key
+    /// returns the first run's id and starts nothing.
+    /// </summary>
+    public string? IdempotencyKey { get; set; }
+
+    /// <summary>How long an <see cref="IdempotencyKey"/> is remembered. Default: 24 hours.</summary>
+    public TimeSpan IdempotencyWindow { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>The run starts no earlier than this long from now.</summary>
+    public TimeSpan? Delay { get; set; }
+}

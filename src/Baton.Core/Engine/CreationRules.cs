@@ -1,0 +1,25 @@
+using System.Text.Json;
+
+namespace Baton.Engine;
+
+/// <summary>What a function's definition says about creating its runs: expressions over the trigger, and a window.</summary>
+internal sealed record CreationRules(string? ConcurrencyKey, string? Priority, string? IdempotencyKey, TimeSpan IdempotencyWindow)
+{
+    public static readonly CreationRules None = new(null, null, null, TimeSpan.Zero);
+
+    /// <summary>The rules in a function's catalog definition (written by <see cref="FunctionRegistry.ToRegistrations"/>).</summary>
+    public static CreationRules FromDefinition(string definitionJson)
+    {
+        using var document = JsonDocument.Parse(definitionJson);
+        var root = document.RootElement;
+        static string? Text(JsonElement parent, string name) =>
+            parent.ValueKind == JsonValueKind.Object && parent.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+
+        var idempotency = root.TryGetProperty("idempotency", out var idem) ? idem : default;
+        return new CreationRules(
+            root.TryGetProperty("concurrency", out var concurrency) ? Text(concurrency, "key") : null,
+            Text(root, "priority"),
+            Text(idempotency, "key"),
+            Text(idempotency, "window") is { } window ? TimeSpan.Parse(window, System.Globalization.CultureInfo.InvariantCulture) : TimeSpan.Zero);
+    }
+}
