@@ -13,17 +13,23 @@ internal sealed class PostgreSqlEventStore(PostgreSqlDatabase database) : IEvent
     {
         var s = database.Schema;
         var records = events.Select(e => e.Event).ToList();
-        return await database.Writer.WriteAsync(new PgRound<AppendResult>(
-            [PostgreSqlWrites.AppendEvents(s, events), PostgreSqlWrites.FindWaits(s, records)],
+        PgRound<AppendResult> Append(IReadOnlyList<PgCommand> first) => new(
+            [.. first, PostgreSqlWrites.AppendEvents(s, events), PostgreSqlWrites.FindWaits(s, records)],
             results =>
             {
-                var accepted = PostgreSqlWrites.Accepted(events, results[0]);
-                var result = new AppendResult(accepted, PostgreSqlWrites.CreatedRuns(results[0]));
-                return PostgreSqlWrites.Resolution(s, records, accepted, results[1], database.Time.GetUtcNow(), result) is { } resolve
+                var (appended, waits) = (results[first.Count], results[first.Count + 1]);
+                var accepted = PostgreSqlWrites.Accepted(events, appended);
+                var result = new AppendResult(accepted, PostgreSqlWrites.CreatedRuns(appended));
+                return PostgreSqlWrites.Resolution(s, records, accepted, waits, database.Time.GetUtcNow(), result) is { } resolve
                     ? PgNext<AppendResult>.More(resolve)
                     : PgNext<AppendResult>.Done(result);
             },
-            NotifiesWork: events.Any(e => e.Runs.Count > 0))).ConfigureAwait(false);
+            NotifiesWork: events.Any(e => e.Runs.Count > 0));
+
+        // Singletons in cancel mode first read who holds their keys; those are cancelled just before the append.
+        var runs = events.SelectMany(e => e.Runs);
+        return await database.Writer.WriteAsync(
+            PostgreSqlWrites.CancelSingletons(s, runs, database.Time.GetUtcNow(), cancels => PgNext<AppendResult>.More(Append(cancels))) ?? Append([])).ConfigureAwait(false);
     }
 
     public async Task<EventRecord?> GetAsync(string id, CancellationToken cancellationToken)

@@ -5,14 +5,23 @@ namespace Baton.PostgreSql;
 
 internal sealed class PostgreSqlRunStore(PostgreSqlDatabase database) : IRunStore
 {
-    public Task<IReadOnlyList<string>> CreateAsync(IReadOnlyList<NewRun> runs, CancellationToken cancellationToken) =>
-        runs.Count == 0
-            ? Task.FromResult<IReadOnlyList<string>>([])
-            : database.Writer.WriteAsync<IReadOnlyList<string>>(
-                [PostgreSqlWrites.InsertRuns(database.Schema, runs),
-                    .. runs.Where(r => r.Journal is { Count: > 0 }).Select(r => PostgreSqlWrites.InsertSteps(database.Schema, r.Id, r.Journal!))],
-                results => [.. results[0].Rows.Select(r => (string)r[0]!)],
-                notifiesWork: true);
+    public Task<IReadOnlyList<string>> CreateAsync(IReadOnlyList<NewRun> runs, CancellationToken cancellationToken)
+    {
+        if (runs.Count == 0)
+        {
+            return Task.FromResult<IReadOnlyList<string>>([]);
+        }
+
+        var s = database.Schema;
+        PgRound<IReadOnlyList<string>> Create(IReadOnlyList<PgCommand> first) => new(
+            [.. first, PostgreSqlWrites.InsertRuns(s, runs), .. runs.Where(r => r.Journal is { Count: > 0 }).Select(r => PostgreSqlWrites.InsertSteps(s, r.Id, r.Journal!))],
+            results => PgNext<IReadOnlyList<string>>.Done([.. results[first.Count].Rows.Select(r => (string)r[0]!)]),
+            NotifiesWork: true);
+
+        // Singletons in cancel mode first read who holds their keys; those are cancelled just before the insert.
+        return database.Writer.WriteAsync(
+            PostgreSqlWrites.CancelSingletons(s, runs, database.Time.GetUtcNow(), cancels => PgNext<IReadOnlyList<string>>.More(Create(cancels))) ?? Create([]));
+    }
 
     public async Task<IReadOnlyList<ChildResult>> GetChildrenAsync(string parentRunId, string stepKey, CancellationToken cancellationToken)
     {

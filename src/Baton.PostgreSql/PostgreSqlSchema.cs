@@ -122,6 +122,8 @@ internal static class PostgreSqlSchema
             PRIMARY KEY (function_id, key));
         CREATE INDEX idempotency_expires ON {s}.idempotency (expires_at);
         ALTER TABLE {s}.function_triggers ADD COLUMN condition text;
+        ALTER TABLE {s}.queue ADD COLUMN singleton_key text;
+        CREATE UNIQUE INDEX queue_singleton ON {s}.queue (function_id, singleton_key) WHERE singleton_key IS NOT NULL;
         CREATE INDEX queue_finish_by ON {s}.queue (finish_by) WHERE finish_by IS NOT NULL;
         CREATE FUNCTION {s}.match_value(data text, path text) RETURNS text
             LANGUAGE sql IMMUTABLE PARALLEL SAFE

@@ -194,8 +194,11 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
             .With("status", (int)completion.Status).With("output", completion.OutputJson)
             .With("error", ErrorToDb(completion.Error)).With("ended", Ms(completion.EndedAt));
         var emitted = completion.Emitted.Select(e => e.Event).ToList();
+
+        // Most runs emit nothing (lifecycle events are stored only when something triggers on them): no waits to find.
+        PgCommand[] commands = emitted.Count == 0 ? [command] : [command, PostgreSqlWrites.FindWaits(S, emitted)];
         return database.Writer.WriteAsync(new PgRound<bool>(
-            [command, PostgreSqlWrites.FindWaits(S, emitted)],
+            commands,
             results =>
             {
                 var row = results[0].Rows[0];
@@ -206,7 +209,7 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
 
                 var inserted = ((string[])row[3]!).ToHashSet(StringComparer.Ordinal);
                 var accepted = emitted.Select(e => inserted.Contains(e.Id)).ToList();
-                var resolution = PostgreSqlWrites.Resolution(S, emitted, accepted, results[1], completion.EndedAt, true);
+                var resolution = emitted.Count == 0 ? null : PostgreSqlWrites.Resolution(S, emitted, accepted, results[1], completion.EndedAt, true);
                 if (row[1] is not string parent)
                 {
                     return resolution is null ? PgNext<bool>.Done(true) : PgNext<bool>.More(resolution);

@@ -10,7 +10,7 @@ internal static class PostgreSqlWrites
     /// Inserts events and, for each event that is new, its runs, in one statement. Returns the ids of the new events.
     /// <paramref name="condition"/> (a SQL boolean over the statement's earlier CTEs) gates every insert.
     /// </summary>
-    public static PgCommand AppendEvents(string s, IReadOnlyList<EventAppend> appends, string prefix = "", string condition = "true", string result = "SELECT 'e', id FROM new_events UNION ALL SELECT 'r', id FROM new_runs")
+    public static PgCommand AppendEvents(string s, IReadOnlyList<EventAppend> appends, string prefix = "", string condition = "true", string result = "SELECT 'e', id FROM new_events UNION ALL SELECT 'r', run_id FROM inserted_queue")
     {
         // Two runs of one append with the same idempotency key: only the first is a candidate (one statement cannot
         // claim the same key twice).
@@ -28,18 +28,19 @@ internal static class PostgreSqlWrites
                 ON CONFLICT (id) DO NOTHING
                 RETURNING id),
             candidate_runs AS (
-                SELECT * FROM unnest(@run_ids, @run_functions, @run_inputs, @run_events, @run_keys, @run_created, @run_available, @run_concurrency, @run_idem_keys, @run_idem_until)
-                    AS t(id, function_id, input, event_id, event_key, created_at, available_at, concurrency_key, idem_key, idem_until)
+                SELECT *, 0::bigint AS token FROM unnest(@run_ids, @run_functions, @run_inputs, @run_events, @run_keys, @run_created, @run_available, @run_concurrency, @run_idem_keys, @run_idem_until, @run_singletons)
+                    AS t(id, function_id, input, event_id, event_key, created_at, available_at, concurrency_key, idem_key, idem_until, singleton_key)
                 WHERE t.event_key IN (SELECT id FROM new_events)),
             {ClaimIdempotency(s, "candidate_runs")},
-            new_runs AS (
+            candidate_queue AS (
                 SELECT * FROM candidate_runs WHERE idem_key IS NULL OR id IN (SELECT run_id FROM idempotent)),
+            inserted_queue AS (
+                {InsertQueue(s, "candidate_queue")}),
+            new_runs AS (
+                SELECT * FROM candidate_queue WHERE id IN (SELECT run_id FROM inserted_queue)),
             inserted_runs AS (
                 INSERT INTO {s}.runs (id, function_id, status, input, attempt, event_id, created_at)
                 SELECT id, function_id, 0, input, 0, event_id, created_at FROM new_runs),
-            inserted_queue AS (
-                INSERT INTO {s}.queue (run_id, function_id, available_at, owner, token, concurrency_key)
-                SELECT id, function_id, available_at, NULL, 0, concurrency_key FROM new_runs),
             {CancelWaits(s, "new_runs")}
             {result}
             """;
@@ -59,8 +60,21 @@ internal static class PostgreSqlWrites
             .With("run_concurrency", runs.Select(r => r.Run.ConcurrencyKey).ToArray())
             .With("run_idem_keys", runs.Select(r => r.Run.IdempotencyKey).ToArray())
             .With("run_idem_until", runs.Select(r => Ms(r.Run.IdempotentUntil)).ToArray())
+            .With("run_singletons", runs.Select(r => r.Run.SingletonKey).ToArray())
             .With("idem_now", runs.Count == 0 ? 0L : runs.Min(r => Ms(r.Run.CreatedAt)));
     }
+
+    /// <summary>
+    /// Enqueues the runs of <paramref name="runs"/> (with id, function_id, available_at, token, concurrency_key,
+    /// singleton_key), returning the ids enqueued. A singleton key already held by an unfinished run of the function is
+    /// refused by the unique index, so two nodes can never both create a singleton's run; the run is then not created.
+    /// </summary>
+    private static string InsertQueue(string s, string runs) => $"""
+        INSERT INTO {s}.queue (run_id, function_id, available_at, owner, token, concurrency_key, singleton_key)
+        SELECT id, function_id, available_at, NULL, token, concurrency_key, singleton_key FROM {runs}
+        ON CONFLICT (function_id, singleton_key) WHERE singleton_key IS NOT NULL DO NOTHING
+        RETURNING run_id
+        """;
 
     /// <summary>
     /// A CTE <c>idempotent(run_id)</c>: the runs of <paramref name="candidates"/> (with function_id, idem_key, id,
@@ -95,23 +109,23 @@ internal static class PostgreSqlWrites
         var first = runs.Select(r => r.IdempotencyKey is not { } key || seen.Add((r.FunctionId, key))).ToArray();
         return new PgCommand($"""
                 WITH given AS (
-                    SELECT * FROM unnest(@ids, @functions, @inputs, @events, @created, @available, @parents, @steps, @indexes, @tokens, @concurrency, @idem_keys, @idem_until, @first)
-                        WITH ORDINALITY AS t(id, function_id, input, event_id, created_at, available_at, parent_run_id, parent_step, parent_index, token, concurrency_key, idem_key, idem_until, first, ord)),
+                    SELECT * FROM unnest(@ids, @functions, @inputs, @events, @created, @available, @parents, @steps, @indexes, @tokens, @concurrency, @idem_keys, @idem_until, @first, @singletons)
+                        WITH ORDINALITY AS t(id, function_id, input, event_id, created_at, available_at, parent_run_id, parent_step, parent_index, token, concurrency_key, idem_key, idem_until, first, singleton_key, ord)),
                 candidates AS (SELECT * FROM given WHERE first),
                 {ClaimIdempotency(s, "candidates")},
-                new AS (SELECT * FROM candidates WHERE idem_key IS NULL OR id IN (SELECT run_id FROM idempotent)),
+                to_queue AS (SELECT * FROM candidates WHERE idem_key IS NULL OR id IN (SELECT run_id FROM idempotent)),
+                queued AS ({InsertQueue(s, "to_queue")}),
+                new AS (SELECT * FROM to_queue WHERE id IN (SELECT run_id FROM queued)),
                 inserted AS (
                     INSERT INTO {s}.runs (id, function_id, status, input, attempt, event_id, created_at, parent_run_id, parent_step, parent_index)
                     SELECT id, function_id, 0, input, 0, event_id, created_at, parent_run_id, parent_step, parent_index FROM new),
-                queued AS (
-                    INSERT INTO {s}.queue (run_id, function_id, available_at, owner, token, concurrency_key)
-                    SELECT id, function_id, available_at, NULL, token, concurrency_key FROM new),
                 {CancelWaits(s, "new")}
                 SELECT CASE
                     WHEN g.id IN (SELECT id FROM new) THEN g.id
                     ELSE COALESCE(
                         (SELECT i.run_id FROM {s}.idempotency i WHERE i.function_id = g.function_id AND i.key = g.idem_key),
-                        (SELECT c.id FROM candidates c WHERE c.function_id = g.function_id AND c.idem_key = g.idem_key))
+                        (SELECT c.id FROM candidates c WHERE c.function_id = g.function_id AND c.idem_key = g.idem_key),
+                        (SELECT q.run_id FROM {s}.queue q WHERE q.function_id = g.function_id AND q.singleton_key = g.singleton_key))
                     END
                 FROM given g ORDER BY g.ord
                 """, returnsRows: true)
@@ -132,7 +146,33 @@ internal static class PostgreSqlWrites
             .With("idem_keys", runs.Select(r => r.IdempotencyKey).ToArray())
             .With("idem_until", runs.Select(r => Ms(r.IdempotentUntil)).ToArray())
             .With("first", first)
+            .With("singletons", runs.Select(r => r.SingletonKey).ToArray())
             .With("idem_now", runs.Count == 0 ? 0L : runs.Min(r => Ms(r.CreatedAt)));
+    }
+
+    /// <summary>
+    /// The first round of a write that creates singleton runs whose mode is cancel: reads which unfinished runs hold their
+    /// keys, and hands <paramref name="then"/> the statements that cancel them (run first in the next round, so the new
+    /// runs find their keys free). Null when no run needs it.
+    /// </summary>
+    public static PgRound<T>? CancelSingletons<T>(string s, IEnumerable<NewRun> runs, DateTimeOffset now, Func<IReadOnlyList<PgCommand>, PgNext<T>> then)
+    {
+        var replacing = runs.Where(r => r is { SingletonKey: not null, SingletonMode: SingletonMode.Cancel }).ToList();
+        if (replacing.Count == 0)
+        {
+            return null;
+        }
+
+        var holders = new PgCommand($"""
+                SELECT q.run_id, k.new_id FROM unnest(@functions, @keys, @new_ids) AS k(function_id, singleton_key, new_id)
+                JOIN {s}.queue q ON q.function_id = k.function_id AND q.singleton_key = k.singleton_key
+                """, returnsRows: true)
+            .With("functions", replacing.Select(r => r.FunctionId).ToArray())
+            .With("keys", replacing.Select(r => r.SingletonKey).ToArray())
+            .With("new_ids", replacing.Select(r => r.Id).ToArray());
+        return new PgRound<T>([holders], results => then([.. results[0].Rows
+            .DistinctBy(r => (string)r[0]!)
+            .Select(r => Cancel(s, (string)r[0]!, RunStatus.Cancelled, new RunError("Baton.RunCancelled", $"Replaced by run {(string)r[1]!} (singleton, mode cancel)."), now))]));
     }
 
     /// <summary>

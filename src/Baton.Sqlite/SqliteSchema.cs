@@ -123,6 +123,8 @@ internal static class SqliteSchema
             PRIMARY KEY (function_id, key)) WITHOUT ROWID;
         CREATE INDEX idempotency_expires ON idempotency(expires_at);
         ALTER TABLE function_triggers ADD COLUMN condition TEXT;
+        ALTER TABLE queue ADD COLUMN singleton_key TEXT;
+        CREATE UNIQUE INDEX queue_singleton ON queue(function_id, singleton_key) WHERE singleton_key IS NOT NULL;
         CREATE INDEX queue_finish_by ON queue(finish_by) WHERE finish_by IS NOT NULL;
         """,
     ];

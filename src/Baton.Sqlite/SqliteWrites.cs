@@ -49,6 +49,19 @@ internal static class SqliteWrites
     /// </summary>
     public static string InsertRun(SqliteWriter writer, NewRun run)
     {
+        // A singleton function has one unfinished run per key: skip the new run, or cancel the one there.
+        if (run.SingletonKey is { } singleton
+            && writer.Command("SELECT run_id FROM queue WHERE function_id = @fn AND singleton_key = @key;")
+                .With("@fn", run.FunctionId).With("@key", singleton).ExecuteScalar() is string holder)
+        {
+            if (run.SingletonMode == SingletonMode.Skip)
+            {
+                return holder;
+            }
+
+            CancelRun(writer, holder, RunStatus.Cancelled, SingletonReplaced(run.Id), run.CreatedAt);
+        }
+
         if (run.IdempotencyKey is { } key && writer.Command("""
                 INSERT INTO idempotency(function_id, key, run_id, expires_at) VALUES (@fn, @key, @run, @until)
                 ON CONFLICT(function_id, key) DO UPDATE SET run_id = excluded.run_id, expires_at = excluded.expires_at
@@ -70,8 +83,8 @@ internal static class SqliteWrites
             .ExecuteNonQuery();
         // The first claim of a run makes its lease token 1, which tells the worker there is no journal to read; a run that
         // starts with a journal (re-run from a step) starts at 1, so its first claim reads it.
-        writer.Command("INSERT INTO queue(run_id, function_id, available_at, owner, token, concurrency_key) VALUES (@id, @fn, @available, NULL, @token, @key);")
-            .With("@id", run.Id).With("@fn", run.FunctionId).With("@available", Ms(run.AvailableAt)).With("@key", run.ConcurrencyKey)
+        writer.Command("INSERT INTO queue(run_id, function_id, available_at, owner, token, concurrency_key, singleton_key) VALUES (@id, @fn, @available, NULL, @token, @key, @singleton);")
+            .With("@id", run.Id).With("@fn", run.FunctionId).With("@available", Ms(run.AvailableAt)).With("@key", run.ConcurrencyKey).With("@singleton", run.SingletonKey)
             .With("@token", run.Journal is { Count: > 0 } ? 1 : 0)
             .ExecuteNonQuery();
         foreach (var step in run.Journal ?? [])
@@ -282,6 +295,10 @@ internal static class SqliteWrites
             ResolveWait(writer, parent, step, StepStatus.Completed, null, null, now);
         }
     }
+
+    /// <summary>The error recorded on a singleton's run that a newer run replaced.</summary>
+    public static RunError SingletonReplaced(string newRunId) =>
+        new("Baton.RunCancelled", $"Replaced by run {newRunId} (singleton, mode cancel).");
 
     /// <summary>The error a parent sees for a child that did not complete.</summary>
     public static RunError ChildError(string childRunId, RunStatus status, RunError? error) =>

@@ -86,7 +86,7 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
         await engine.PrepareRemoteFunctionsAsync([run.FunctionId], cancellationToken).ConfigureAwait(false);
         // A replay is a new run on purpose: it keeps the concurrency key and priority, not the idempotency key.
         var copy = engine.WithRules(new NewRun(Ids.New(engine.Time), run.FunctionId, run.InputJson, now, now, null, null, journal is { Count: > 0 } ? journal : null))
-            with { IdempotencyKey = null };
+            with { IdempotencyKey = null, SingletonKey = null };
         await engine.Storage.Runs.CreateAsync([copy], cancellationToken).ConfigureAwait(false);
         engine.WorkAvailable.Set();
         return copy.Id;

@@ -348,9 +348,9 @@ internal sealed partial class BatonEngine
     {
         var rules = RulesFor(run.FunctionId);
         var available = run.AvailableAt;
-        string? concurrencyKey = null, idempotencyKey = null;
+        string? concurrencyKey = null, idempotencyKey = null, singletonKey = null;
         var idempotentUntil = run.CreatedAt;
-        if (rules.ConcurrencyKey is not null || rules.Priority is not null || rules.IdempotencyKey is not null)
+        if (rules.ConcurrencyKey is not null || rules.Priority is not null || rules.IdempotencyKey is not null || rules.Singleton is not null)
         {
             using var input = JsonDocument.Parse(run.InputJson);
             var trigger = input.RootElement[0];
@@ -365,6 +365,12 @@ internal sealed partial class BatonEngine
             {
                 (idempotencyKey, idempotentUntil) = ("fn:" + key, run.CreatedAt + rules.IdempotencyWindow);
             }
+
+            // A singleton without a key is one for the whole function; a key that evaluates to nothing shares one bucket.
+            if (rules.Singleton is { } singleton)
+            {
+                singletonKey = "s:" + (Evaluate(singleton.Key, "singleton key", run.FunctionId, trigger) ?? "");
+            }
         }
 
         if (options?.Delay is { } delay && delay > TimeSpan.Zero)
@@ -377,7 +383,15 @@ internal sealed partial class BatonEngine
             (idempotencyKey, idempotentUntil) = ("trigger:" + explicitKey, run.CreatedAt + options.IdempotencyWindow);
         }
 
-        return run with { AvailableAt = available, ConcurrencyKey = concurrencyKey, IdempotencyKey = idempotencyKey, IdempotentUntil = idempotentUntil };
+        return run with
+        {
+            AvailableAt = available,
+            ConcurrencyKey = concurrencyKey,
+            IdempotencyKey = idempotencyKey,
+            IdempotentUntil = idempotentUntil,
+            SingletonKey = singletonKey,
+            SingletonMode = rules.Singleton?.Mode ?? SingletonMode.Skip,
+        };
     }
 
     /// <summary>How far a priority may move a run ahead or behind, in seconds (as Inngest documents).</summary>
@@ -388,7 +402,7 @@ internal sealed partial class BatonEngine
 
     private CreationRules RulesFor(string functionId) =>
         Registry.TryGet(functionId, out var local)
-            ? new CreationRules(local.KeyedConcurrency?.Key, local.Priority, local.Idempotency?.Key, local.Idempotency?.Window ?? TimeSpan.Zero)
+            ? new CreationRules(local.KeyedConcurrency?.Key, local.Priority, local.Idempotency?.Key, local.Idempotency?.Window ?? TimeSpan.Zero, local.Singleton)
             : _remoteRules is { } remote && remote.Rules.TryGetValue(functionId, out var rules) ? rules : CreationRules.None;
 
     /// <summary>

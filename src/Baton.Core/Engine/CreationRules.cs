@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace Baton.Engine;
 
 /// <summary>What a function's definition says about creating its runs: expressions over the trigger, and a window.</summary>
-internal sealed record CreationRules(string? ConcurrencyKey, string? Priority, string? IdempotencyKey, TimeSpan IdempotencyWindow)
+internal sealed record CreationRules(string? ConcurrencyKey, string? Priority, string? IdempotencyKey, TimeSpan IdempotencyWindow, Singleton? Singleton = null)
 {
     public static readonly CreationRules None = new(null, null, null, TimeSpan.Zero);
 
@@ -16,10 +16,14 @@ internal sealed record CreationRules(string? ConcurrencyKey, string? Priority, s
             parent.ValueKind == JsonValueKind.Object && parent.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
 
         var idempotency = root.TryGetProperty("idempotency", out var idem) ? idem : default;
+        var singleton = root.TryGetProperty("singleton", out var single) && single.ValueKind == JsonValueKind.Object
+            ? new Singleton(Text(single, "key"), Enum.Parse<SingletonMode>(Text(single, "mode") ?? nameof(SingletonMode.Skip)))
+            : null;
         return new CreationRules(
             root.TryGetProperty("concurrency", out var concurrency) ? Text(concurrency, "key") : null,
             Text(root, "priority"),
             Text(idempotency, "key"),
-            Text(idempotency, "window") is { } window ? TimeSpan.Parse(window, System.Globalization.CultureInfo.InvariantCulture) : TimeSpan.Zero);
+            Text(idempotency, "window") is { } window ? TimeSpan.Parse(window, System.Globalization.CultureInfo.InvariantCulture) : TimeSpan.Zero,
+            singleton);
     }
 }

@@ -29,6 +29,9 @@ internal sealed class FunctionDefinition
     /// <summary>Conditions of event triggers, by event name.</summary>
     public IReadOnlyDictionary<string, string> TriggerConditions { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>The singleton rule, if any.</summary>
+    public Singleton? Singleton { get; init; }
+
     /// <summary>The priority expression, if any.</summary>
     public string? Priority { get; init; }
 

@@ -46,6 +46,7 @@ internal sealed partial class FunctionRegistry
                 Schedules = [.. options.Schedules],
                 TriggerConditions = new Dictionary<string, string>(options.TriggerConditions, StringComparer.Ordinal),
                 Priority = options.Priority,
+                Singleton = options.Singleton,
                 Idempotency = options.Idempotency is { } idempotency ? (idempotency, options.IdempotencyWindow) : null,
                 ConcurrencyLimit = options.Concurrency.FirstOrDefault(c => c?.Key is null)?.Limit,
                 KeyedConcurrency = options.Concurrency.FirstOrDefault(c => c?.Key is not null) is { Key: { } key } keyed ? (keyed.Limit, key) : null,
@@ -110,6 +111,7 @@ internal sealed partial class FunctionRegistry
                 cancelOn = d.CancelOn.Select(c => new { @event = c.EventName, match = c.Match, @if = c.If }),
                 conditions = d.TriggerConditions,
                 priority = d.Priority,
+                singleton = d.Singleton is { } singleton ? new { key = singleton.Key, mode = singleton.Mode.ToString() } : null,
                 idempotency = d.Idempotency is { } idem ? new { key = idem.Key, window = idem.Window.ToString() } : null,
                 cron = d.Schedules.Select(c => new { expression = c.Expression, timeZone = c.TimeZone ?? "UTC", missed = c.Missed.ToString() }),
                 concurrency = new { limit = d.ConcurrencyLimit, keyLimit = d.KeyedConcurrency?.Limit, key = d.KeyedConcurrency?.Key },
@@ -199,7 +201,7 @@ internal sealed partial class FunctionRegistry
             }
         }
 
-        foreach (var (name, expression) in new[] { ("priority", options.Priority), ("idempotency key", options.Idempotency) })
+        foreach (var (name, expression) in new[] { ("priority", options.Priority), ("idempotency key", options.Idempotency), ("singleton key", options.Singleton?.Key) })
         {
             if (expression is not null && CompileProblem(expression, $"{who}: {name}") is { } expressionProblem)
             {

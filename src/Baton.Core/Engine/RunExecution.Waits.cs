@@ -75,7 +75,7 @@ internal sealed partial class RunExecution
                 await _engine.EnsureFunctionExistsAsync(functionId, CancellationToken.None).ConfigureAwait(false);
                 var now = _engine.Time.GetUtcNow();
                 // A child is never deduplicated: its parent waits for it.
-                var child = _engine.NewRunFor(functionId, payload, now, new RunParent(RunId, key, 0)) with { IdempotencyKey = null };
+                var child = _engine.NewRunFor(functionId, payload, now, new RunParent(RunId, key, 0)) with { IdempotencyKey = null, SingletonKey = null };
                 var waiting = new StepRecord(key, StepKind.Invoke, StepStatus.Waiting, null, null, 0, now, null, timeout is { } limit ? Deadline(now, limit) : null);
                 current = await WriteAsync(key, async () =>
                 {
@@ -127,7 +127,7 @@ internal sealed partial class RunExecution
             {
                 await _engine.EnsureFunctionExistsAsync(functionId, CancellationToken.None).ConfigureAwait(false);
                 var now = _engine.Time.GetUtcNow();
-                var children = payloads.Select((p, i) => _engine.NewRunFor(functionId, p, now, new RunParent(RunId, key, i)) with { IdempotencyKey = null }).ToList();
+                var children = payloads.Select((p, i) => _engine.NewRunFor(functionId, p, now, new RunParent(RunId, key, i)) with { IdempotencyKey = null, SingletonKey = null }).ToList();
                 var waiting = new StepRecord(key, StepKind.BatchInvoke, StepStatus.Waiting, null, null, 0, now, null, null);
                 current = await WriteAsync(key, async () =>
                 {

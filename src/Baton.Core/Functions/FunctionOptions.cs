@@ -72,6 +72,9 @@ public sealed class FunctionOptions
     /// <summary>A CEL expression over <c>event</c> for a key: one run per key within <see cref="IdempotencyWindow"/>.</summary>
     public string? Idempotency { get; set; }
 
+    /// <summary>One unfinished run per key at a time (see <see cref="Baton.Singleton"/>); null for none.</summary>
+    public Singleton? Singleton { get; set; }
+
     /// <summary>How long an idempotency key is held. Default: 24 hours.</summary>
     public TimeSpan IdempotencyWindow { get; set; } = TimeSpan.FromHours(24);
 

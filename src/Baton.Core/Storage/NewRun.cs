@@ -26,4 +26,13 @@ public sealed record NewRun(
 
     /// <summary>Until when the run holds its <see cref="IdempotencyKey"/>.</summary>
     public DateTimeOffset IdempotentUntil { get; init; }
+
+    /// <summary>
+    /// With a singleton key, the function has at most one unfinished run per key: by <see cref="SingletonMode"/>, the new
+    /// run is not created, or the unfinished one is cancelled.
+    /// </summary>
+    public string? SingletonKey { get; init; }
+
+    /// <summary>What to do when another unfinished run holds <see cref="SingletonKey"/>.</summary>
+    public SingletonMode SingletonMode { get; init; }
 }
