@@ -9,27 +9,44 @@ internal sealed class PostgreSqlEventStore(PostgreSqlDatabase database) : IEvent
     /// The first round appends the events (with their runs) and finds the waits they may resolve; a second round, in the
     /// same transaction, resolves those whose conditions hold.
     /// </remarks>
+    /// <remarks>
+    /// Rounds of one transaction: rate rules first (when runs have them), then singleton holders to cancel (when runs
+    /// replace them), then the append of events and runs with the lookup of the waits they match, and last the
+    /// resolution of the waits whose conditions hold.
+    /// </remarks>
     public async Task<AppendResult> AppendAsync(IReadOnlyList<EventAppend> events, CancellationToken cancellationToken)
     {
         var s = database.Schema;
         var records = events.Select(e => e.Event).ToList();
-        PgRound<AppendResult> Append(IReadOnlyList<PgCommand> first) => new(
-            [.. first, PostgreSqlWrites.AppendEvents(s, events), PostgreSqlWrites.FindWaits(s, records)],
+        var now = database.Time.GetUtcNow();
+
+        PgRound<AppendResult> Append(IReadOnlyList<EventAppend> appends, IReadOnlyList<PgCommand> first) => new(
+            [.. first, PostgreSqlWrites.AppendEvents(s, appends), PostgreSqlWrites.FindWaits(s, records)],
             results =>
             {
                 var (appended, waits) = (results[first.Count], results[first.Count + 1]);
-                var accepted = PostgreSqlWrites.Accepted(events, appended);
+                var accepted = PostgreSqlWrites.Accepted(appends, appended);
                 var result = new AppendResult(accepted, PostgreSqlWrites.CreatedRuns(appended));
                 return PostgreSqlWrites.Resolution(s, records, accepted, waits, database.Time.GetUtcNow(), result) is { } resolve
                     ? PgNext<AppendResult>.More(resolve)
                     : PgNext<AppendResult>.Done(result);
             },
-            NotifiesWork: events.Any(e => e.Runs.Count > 0));
+            NotifiesWork: appends.Any(e => e.Runs.Count > 0));
 
         // Singletons in cancel mode first read who holds their keys; those are cancelled just before the append.
-        var runs = events.SelectMany(e => e.Runs);
-        return await database.Writer.WriteAsync(
-            PostgreSqlWrites.CancelSingletons(s, runs, database.Time.GetUtcNow(), cancels => PgNext<AppendResult>.More(Append(cancels))) ?? Append([])).ConfigureAwait(false);
+        PgRound<AppendResult> Singletons(IReadOnlyList<EventAppend> appends, IReadOnlyList<PgCommand> first) =>
+            PostgreSqlWrites.CancelSingletons(s, appends.SelectMany(e => e.Runs), now, cancels => PgNext<AppendResult>.More(Append(appends, [.. first, .. cancels])))
+            ?? Append(appends, first);
+
+        var all = events.SelectMany(e => e.Runs).ToList();
+        var rated = PostgreSqlWrites.ApplyRates(s, all, starts =>
+        {
+            var admitted = PostgreSqlWrites.Admitted(all, starts).ToDictionary(r => r.Id, StringComparer.Ordinal);
+            var appends = events.Select(e => e with { Runs = [.. e.Runs.Where(r => admitted.ContainsKey(r.Id)).Select(r => admitted[r.Id])] }).ToList();
+            var record = PostgreSqlWrites.RecordRateLimited(s, all, starts);
+            return PgNext<AppendResult>.More(Singletons(appends, record is null ? [] : [record]));
+        });
+        return await database.Writer.WriteAsync(rated ?? Singletons(events, [])).ConfigureAwait(false);
     }
 
     public async Task<EventRecord?> GetAsync(string id, CancellationToken cancellationToken)

@@ -13,14 +13,19 @@ internal sealed class PostgreSqlRunStore(PostgreSqlDatabase database) : IRunStor
         }
 
         var s = database.Schema;
-        PgRound<IReadOnlyList<string>> Create(IReadOnlyList<PgCommand> first) => new(
+        PgRound<IReadOnlyList<string>> Create(IReadOnlyList<NewRun> runs, IReadOnlyList<PgCommand> first) => new(
             [.. first, PostgreSqlWrites.InsertRuns(s, runs), .. runs.Where(r => r.Journal is { Count: > 0 }).Select(r => PostgreSqlWrites.InsertSteps(s, r.Id, r.Journal!))],
             results => PgNext<IReadOnlyList<string>>.Done([.. results[first.Count].Rows.Select(r => (string)r[0]!)]),
             NotifiesWork: true);
 
-        // Singletons in cancel mode first read who holds their keys; those are cancelled just before the insert.
+        // Throttles first (rate limits drop only runs of events, and these are started by id), then singletons in cancel
+        // mode, whose holders are cancelled just before the insert.
+        PgRound<IReadOnlyList<string>> Singletons(IReadOnlyList<NewRun> admitted) =>
+            PostgreSqlWrites.CancelSingletons(s, admitted, database.Time.GetUtcNow(), cancels => PgNext<IReadOnlyList<string>>.More(Create(admitted, cancels)))
+            ?? Create(admitted, []);
         return database.Writer.WriteAsync(
-            PostgreSqlWrites.CancelSingletons(s, runs, database.Time.GetUtcNow(), cancels => PgNext<IReadOnlyList<string>>.More(Create(cancels))) ?? Create([]));
+            PostgreSqlWrites.ApplyRates(s, runs, starts => PgNext<IReadOnlyList<string>>.More(Singletons(PostgreSqlWrites.Admitted(runs, starts))))
+            ?? Singletons(runs));
     }
 
     public async Task<IReadOnlyList<ChildResult>> GetChildrenAsync(string parentRunId, string stepKey, CancellationToken cancellationToken)

@@ -124,6 +124,18 @@ internal static class PostgreSqlSchema
         ALTER TABLE {s}.function_triggers ADD COLUMN condition text;
         ALTER TABLE {s}.queue ADD COLUMN singleton_key text;
         CREATE UNIQUE INDEX queue_singleton ON {s}.queue (function_id, singleton_key) WHERE singleton_key IS NOT NULL;
+        CREATE TABLE {s}.rate_limits (
+            function_id text NOT NULL,
+            key text NOT NULL,
+            tat bigint NOT NULL,
+            PRIMARY KEY (function_id, key));
+        CREATE TABLE {s}.skipped_runs (
+            event_id text NOT NULL,
+            function_id text NOT NULL,
+            reason text NOT NULL,
+            created_at bigint NOT NULL);
+        CREATE INDEX skipped_runs_event ON {s}.skipped_runs (event_id);
+        CREATE INDEX skipped_runs_created ON {s}.skipped_runs (created_at);
         CREATE INDEX queue_finish_by ON {s}.queue (finish_by) WHERE finish_by IS NOT NULL;
         CREATE FUNCTION {s}.match_value(data text, path text) RETURNS text
             LANGUAGE sql IMMUTABLE PARALLEL SAFE

@@ -12,13 +12,7 @@ internal static class PostgreSqlWrites
     /// </summary>
     public static PgCommand AppendEvents(string s, IReadOnlyList<EventAppend> appends, string prefix = "", string condition = "true", string result = "SELECT 'e', id FROM new_events UNION ALL SELECT 'r', run_id FROM inserted_queue")
     {
-        // Two runs of one append with the same idempotency key: only the first is a candidate (one statement cannot
-        // claim the same key twice).
-        var seen = new HashSet<(string, string)>();
-        var runs = appends
-            .SelectMany(a => a.Runs.Select(r => (a.Event.Id, Run: r)))
-            .Where(r => r.Run.IdempotencyKey is not { } key || seen.Add((r.Run.FunctionId, key)))
-            .ToList();
+        var runs = appends.SelectMany(a => a.Runs.Select(r => (a.Event.Id, Run: r))).ToList();
         var sql = $"""
             {(prefix.Length == 0 ? "WITH" : prefix + ",")}
             new_events AS (
@@ -29,7 +23,7 @@ internal static class PostgreSqlWrites
                 RETURNING id),
             candidate_runs AS (
                 SELECT *, 0::bigint AS token FROM unnest(@run_ids, @run_functions, @run_inputs, @run_events, @run_keys, @run_created, @run_available, @run_concurrency, @run_idem_keys, @run_idem_until, @run_singletons)
-                    AS t(id, function_id, input, event_id, event_key, created_at, available_at, concurrency_key, idem_key, idem_until, singleton_key)
+                    WITH ORDINALITY AS t(id, function_id, input, event_id, event_key, created_at, available_at, concurrency_key, idem_key, idem_until, singleton_key, ord)
                 WHERE t.event_key IN (SELECT id FROM new_events)),
             {ClaimIdempotency(s, "candidate_runs")},
             candidate_queue AS (
@@ -41,6 +35,12 @@ internal static class PostgreSqlWrites
             inserted_runs AS (
                 INSERT INTO {s}.runs (id, function_id, status, input, attempt, event_id, created_at)
                 SELECT id, function_id, 0, input, 0, event_id, created_at FROM new_runs),
+            skipped AS (
+                INSERT INTO {s}.skipped_runs (event_id, function_id, reason, created_at)
+                SELECT event_id, function_id,
+                    CASE WHEN idem_key IS NOT NULL AND id NOT IN (SELECT run_id FROM idempotent) THEN 'idempotency' ELSE 'singleton' END,
+                    created_at
+                FROM candidate_runs WHERE event_id IS NOT NULL AND id NOT IN (SELECT run_id FROM inserted_queue)),
             {CancelWaits(s, "new_runs")}
             {result}
             """;
@@ -78,12 +78,14 @@ internal static class PostgreSqlWrites
 
     /// <summary>
     /// A CTE <c>idempotent(run_id)</c>: the runs of <paramref name="candidates"/> (with function_id, idem_key, id,
-    /// idem_until) that took their idempotency key, because no run holds it beyond <c>@idem_now</c> (their creation).
+    /// idem_until, ord) that took their idempotency key, because no run holds it beyond <c>@idem_now</c> (their creation).
+    /// Of several candidates with one key, the first (by <c>ord</c>) tries: one statement cannot claim a key twice.
     /// </summary>
     private static string ClaimIdempotency(string s, string candidates) => $"""
         idempotent AS (
             INSERT INTO {s}.idempotency (function_id, key, run_id, expires_at)
-            SELECT function_id, idem_key, id, idem_until FROM {candidates} WHERE idem_key IS NOT NULL
+            SELECT DISTINCT ON (function_id, idem_key) function_id, idem_key, id, idem_until FROM {candidates}
+            WHERE idem_key IS NOT NULL ORDER BY function_id, idem_key, ord
             ON CONFLICT (function_id, key) DO UPDATE SET run_id = excluded.run_id, expires_at = excluded.expires_at
             WHERE {s}.idempotency.expires_at <= @idem_now
             RETURNING run_id)
@@ -148,6 +150,79 @@ internal static class PostgreSqlWrites
             .With("first", first)
             .With("singletons", runs.Select(r => r.SingletonKey).ToArray())
             .With("idem_now", runs.Count == 0 ? 0L : runs.Min(r => Ms(r.CreatedAt)));
+    }
+
+    /// <summary>
+    /// A round that applies the runs' rate rules (GCRA, one statement per rule, in order, so runs of one key see each
+    /// other): <paramref name="then"/> gets, per run with rules, null when a rate limit dropped it, else the earliest time
+    /// its throttles let it start. Null when no run has rules.
+    /// </summary>
+    public static PgRound<T>? ApplyRates<T>(string s, IReadOnlyList<NewRun> runs, Func<IReadOnlyDictionary<string, DateTimeOffset?>, PgNext<T>> then)
+    {
+        var rated = runs.Where(r => r.RateRules.Count > 0).ToList();
+        if (rated.Count == 0)
+        {
+            return null;
+        }
+
+        var commands = new List<PgCommand>();
+        var owners = new List<(NewRun Run, RateRule Rule)>();
+        foreach (var run in rated)
+        {
+            foreach (var rule in run.RateRules)
+            {
+                commands.Add(new PgCommand($"""
+                        INSERT INTO {s}.rate_limits (function_id, key, tat) VALUES (@fn, @key, @now + @interval)
+                        ON CONFLICT (function_id, key) DO UPDATE SET tat = GREATEST({s}.rate_limits.tat, @now) + @interval
+                        {(rule.Drop ? $"WHERE GREATEST({s}.rate_limits.tat, @now) - @now <= @tolerance" : "")}
+                        RETURNING tat
+                        """, returnsRows: true)
+                    .With("fn", run.FunctionId).With("key", rule.Key).With("now", Ms(run.CreatedAt))
+                    .With("interval", (long)rule.Interval.TotalMilliseconds).With("tolerance", (long)rule.Tolerance.TotalMilliseconds));
+                owners.Add((run, rule));
+            }
+        }
+
+        return new PgRound<T>(commands, results =>
+        {
+            var starts = new Dictionary<string, DateTimeOffset?>(StringComparer.Ordinal);
+            for (var i = 0; i < owners.Count; i++)
+            {
+                var (run, rule) = owners[i];
+                var current = starts.TryGetValue(run.Id, out var known) ? known : run.AvailableAt;
+                if (current is null || results[i].Rows.Count == 0)
+                {
+                    starts[run.Id] = null;
+                    continue;
+                }
+
+                var start = Time0((long)results[i].Rows[0][0]!) - rule.Interval - rule.Tolerance;
+                starts[run.Id] = start > current ? start : current;
+            }
+
+            return then(starts);
+        });
+    }
+
+    /// <summary>The runs a rate round let through, each due no earlier than its throttles allow.</summary>
+    public static IReadOnlyList<NewRun> Admitted(IEnumerable<NewRun> runs, IReadOnlyDictionary<string, DateTimeOffset?> starts) =>
+        [.. runs
+            .Where(r => !starts.TryGetValue(r.Id, out var start) || start is not null)
+            .Select(r => starts.TryGetValue(r.Id, out var start) && start is { } at && at > r.AvailableAt ? r with { AvailableAt = at } : r)];
+
+    /// <summary>Records the runs a rate limit dropped, for the API to show.</summary>
+    public static PgCommand? RecordRateLimited(string s, IEnumerable<NewRun> runs, IReadOnlyDictionary<string, DateTimeOffset?> starts)
+    {
+        var dropped = runs.Where(r => r.EventId is not null && starts.TryGetValue(r.Id, out var start) && start is null).ToList();
+        return dropped.Count == 0
+            ? null
+            : new PgCommand($"""
+                    INSERT INTO {s}.skipped_runs (event_id, function_id, reason, created_at)
+                    SELECT *, 'rate-limited', @now FROM unnest(@events, @functions)
+                    """)
+                .With("events", dropped.Select(r => r.EventId!).ToArray())
+                .With("functions", dropped.Select(r => r.FunctionId).ToArray())
+                .With("now", Ms(dropped[0].CreatedAt));
     }
 
     /// <summary>

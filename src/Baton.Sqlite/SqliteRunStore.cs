@@ -6,7 +6,10 @@ namespace Baton.Sqlite;
 internal sealed class SqliteRunStore(SqliteDatabase database) : IRunStore
 {
     public Task<IReadOnlyList<string>> CreateAsync(IReadOnlyList<NewRun> runs, CancellationToken cancellationToken) =>
-        database.Writer.WriteAsync<IReadOnlyList<string>>(w => [.. runs.Select(run => SqliteWrites.InsertRun(w, run))]);
+        database.Writer.WriteAsync<IReadOnlyList<string>>(w =>
+
+            // Rate limits drop only runs started by events; runs created here are started by id, so each has an id.
+            [.. runs.Select(run => SqliteWrites.InsertRun(w, run) ?? run.Id)]);
 
     public Task<RunRecord?> GetAsync(string runId, CancellationToken cancellationToken)
     {

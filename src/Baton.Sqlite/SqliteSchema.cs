@@ -125,6 +125,18 @@ internal static class SqliteSchema
         ALTER TABLE function_triggers ADD COLUMN condition TEXT;
         ALTER TABLE queue ADD COLUMN singleton_key TEXT;
         CREATE UNIQUE INDEX queue_singleton ON queue(function_id, singleton_key) WHERE singleton_key IS NOT NULL;
+        CREATE TABLE rate_limits (
+            function_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            tat INTEGER NOT NULL,
+            PRIMARY KEY (function_id, key)) WITHOUT ROWID;
+        CREATE TABLE skipped_runs (
+            event_id TEXT NOT NULL,
+            function_id TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            created_at INTEGER NOT NULL);
+        CREATE INDEX skipped_runs_event ON skipped_runs(event_id);
+        CREATE INDEX skipped_runs_created ON skipped_runs(created_at);
         CREATE INDEX queue_finish_by ON queue(finish_by) WHERE finish_by IS NOT NULL;
         """,
     ];

@@ -44,10 +44,10 @@ internal static class SqliteWrites
     }
 
     /// <summary>
-    /// Creates a run and enqueues it. Returns its id, or, when its idempotency key is held by another run of its function
-    /// until later than now, that run's id (and creates nothing).
+    /// Creates a run and enqueues it. Returns its id; or, when its singleton or idempotency key is held by another run of
+    /// its function, that run's id; or null when a rate limit dropped it. Runs not created are recorded as skipped.
     /// </summary>
-    public static string InsertRun(SqliteWriter writer, NewRun run)
+    public static string? InsertRun(SqliteWriter writer, NewRun run)
     {
         // A singleton function has one unfinished run per key: skip the new run, or cancel the one there.
         if (run.SingletonKey is { } singleton
@@ -56,10 +56,31 @@ internal static class SqliteWrites
         {
             if (run.SingletonMode == SingletonMode.Skip)
             {
+                RecordSkip(writer, run, "singleton");
                 return holder;
             }
 
             CancelRun(writer, holder, RunStatus.Cancelled, SingletonReplaced(run.Id), run.CreatedAt);
+        }
+
+        // Rate rules: a rate limit drops a run that does not conform (recorded as skipped); a throttle delays it.
+        foreach (var rule in run.RateRules)
+        {
+            var stored = writer.Command("SELECT tat FROM rate_limits WHERE function_id = @fn AND key = @key;")
+                .With("@fn", run.FunctionId).With("@key", rule.Key).ExecuteScalar() is long ms ? Time0(ms) : (DateTimeOffset?)null;
+            var (allowed, startAt, tat) = rule.Apply(stored, run.CreatedAt);
+            if (!allowed)
+            {
+                RecordSkip(writer, run, "rate-limited");
+                return null;
+            }
+
+            writer.Command("INSERT INTO rate_limits(function_id, key, tat) VALUES (@fn, @key, @tat) ON CONFLICT(function_id, key) DO UPDATE SET tat = excluded.tat;")
+                .With("@fn", run.FunctionId).With("@key", rule.Key).With("@tat", Ms(tat)).ExecuteNonQuery();
+            if (startAt > run.AvailableAt)
+            {
+                run = run with { AvailableAt = startAt };
+            }
         }
 
         if (run.IdempotencyKey is { } key && writer.Command("""
@@ -69,6 +90,7 @@ internal static class SqliteWrites
                 """).With("@fn", run.FunctionId).With("@key", key).With("@run", run.Id).With("@until", Ms(run.IdempotentUntil)).With("@now", Ms(run.CreatedAt))
                 .ExecuteNonQuery() == 0)
         {
+            RecordSkip(writer, run, "idempotency");
             return (string)writer.Command("SELECT run_id FROM idempotency WHERE function_id = @fn AND key = @key;")
                 .With("@fn", run.FunctionId).With("@key", key).ExecuteScalar()!;
         }
@@ -293,6 +315,17 @@ internal static class SqliteWrites
         else
         {
             ResolveWait(writer, parent, step, StepStatus.Completed, null, null, now);
+        }
+    }
+
+    /// <summary>Records that an event's run was not created, and why, for the API to show.</summary>
+    private static void RecordSkip(SqliteWriter writer, NewRun run, string reason)
+    {
+        if (run.EventId is { } eventId)
+        {
+            writer.Command("INSERT INTO skipped_runs(event_id, function_id, reason, created_at) VALUES (@event, @fn, @reason, @now);")
+                .With("@event", eventId).With("@fn", run.FunctionId).With("@reason", reason).With("@now", Ms(run.CreatedAt))
+                .ExecuteNonQuery();
         }
     }
 

@@ -350,7 +350,9 @@ internal sealed partial class BatonEngine
         var available = run.AvailableAt;
         string? concurrencyKey = null, idempotencyKey = null, singletonKey = null;
         var idempotentUntil = run.CreatedAt;
-        if (rules.ConcurrencyKey is not null || rules.Priority is not null || rules.IdempotencyKey is not null || rules.Singleton is not null)
+        var rateRules = new List<RateRule>();
+        if (rules.ConcurrencyKey is not null || rules.Priority is not null || rules.IdempotencyKey is not null || rules.Singleton is not null
+            || rules.RateLimit is not null || rules.Throttle is not null)
         {
             using var input = JsonDocument.Parse(run.InputJson);
             var trigger = input.RootElement[0];
@@ -370,6 +372,19 @@ internal sealed partial class BatonEngine
             if (rules.Singleton is { } singleton)
             {
                 singletonKey = "s:" + (Evaluate(singleton.Key, "singleton key", run.FunctionId, trigger) ?? "");
+            }
+
+            // Rate limits apply to runs started by events; throttles to every run.
+            if (rules.RateLimit is { } rate && run.EventId is not null)
+            {
+                var interval = rate.Period / rate.Limit;
+                rateRules.Add(new RateRule("rate:" + (Evaluate(rate.Key, "rate limit key", run.FunctionId, trigger) ?? ""), interval, rate.Period - interval, Drop: true));
+            }
+
+            if (rules.Throttle is { } throttle)
+            {
+                var interval = throttle.Period / throttle.Limit;
+                rateRules.Add(new RateRule("throttle:" + (Evaluate(throttle.Key, "throttle key", run.FunctionId, trigger) ?? ""), interval, throttle.Period - interval + (interval * throttle.Burst), Drop: false));
             }
         }
 
@@ -391,6 +406,7 @@ internal sealed partial class BatonEngine
             IdempotentUntil = idempotentUntil,
             SingletonKey = singletonKey,
             SingletonMode = rules.Singleton?.Mode ?? SingletonMode.Skip,
+            RateRules = rateRules,
         };
     }
 
@@ -402,7 +418,7 @@ internal sealed partial class BatonEngine
 
     private CreationRules RulesFor(string functionId) =>
         Registry.TryGet(functionId, out var local)
-            ? new CreationRules(local.KeyedConcurrency?.Key, local.Priority, local.Idempotency?.Key, local.Idempotency?.Window ?? TimeSpan.Zero, local.Singleton)
+            ? new CreationRules(local.KeyedConcurrency?.Key, local.Priority, local.Idempotency?.Key, local.Idempotency?.Window ?? TimeSpan.Zero, local.Singleton, local.RateLimit, local.Throttle)
             : _remoteRules is { } remote && remote.Rules.TryGetValue(functionId, out var rules) ? rules : CreationRules.None;
 
     /// <summary>

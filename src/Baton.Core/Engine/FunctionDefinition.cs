@@ -29,6 +29,12 @@ internal sealed class FunctionDefinition
     /// <summary>Conditions of event triggers, by event name.</summary>
     public IReadOnlyDictionary<string, string> TriggerConditions { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>The rate limit, if any.</summary>
+    public RateLimit? RateLimit { get; init; }
+
+    /// <summary>The throttle, if any.</summary>
+    public Throttle? Throttle { get; init; }
+
     /// <summary>The singleton rule, if any.</summary>
     public Singleton? Singleton { get; init; }
 

@@ -47,6 +47,8 @@ internal sealed partial class FunctionRegistry
                 TriggerConditions = new Dictionary<string, string>(options.TriggerConditions, StringComparer.Ordinal),
                 Priority = options.Priority,
                 Singleton = options.Singleton,
+                RateLimit = options.RateLimit,
+                Throttle = options.Throttle,
                 Idempotency = options.Idempotency is { } idempotency ? (idempotency, options.IdempotencyWindow) : null,
                 ConcurrencyLimit = options.Concurrency.FirstOrDefault(c => c?.Key is null)?.Limit,
                 KeyedConcurrency = options.Concurrency.FirstOrDefault(c => c?.Key is not null) is { Key: { } key } keyed ? (keyed.Limit, key) : null,
@@ -112,6 +114,8 @@ internal sealed partial class FunctionRegistry
                 conditions = d.TriggerConditions,
                 priority = d.Priority,
                 singleton = d.Singleton is { } singleton ? new { key = singleton.Key, mode = singleton.Mode.ToString() } : null,
+                rateLimit = d.RateLimit is { } rate ? new { limit = rate.Limit, period = rate.Period.ToString(), key = rate.Key } : null,
+                throttle = d.Throttle is { } throttle ? new { limit = throttle.Limit, period = throttle.Period.ToString(), key = throttle.Key, burst = throttle.Burst } : null,
                 idempotency = d.Idempotency is { } idem ? new { key = idem.Key, window = idem.Window.ToString() } : null,
                 cron = d.Schedules.Select(c => new { expression = c.Expression, timeZone = c.TimeZone ?? "UTC", missed = c.Missed.ToString() }),
                 concurrency = new { limit = d.ConcurrencyLimit, keyLimit = d.KeyedConcurrency?.Limit, key = d.KeyedConcurrency?.Key },
@@ -201,7 +205,19 @@ internal sealed partial class FunctionRegistry
             }
         }
 
-        foreach (var (name, expression) in new[] { ("priority", options.Priority), ("idempotency key", options.Idempotency), ("singleton key", options.Singleton?.Key) })
+        foreach (var (name, limit, period, burst) in new[]
+        {
+            ("RateLimit", options.RateLimit?.Limit, options.RateLimit?.Period, 0),
+            ("Throttle", options.Throttle?.Limit, options.Throttle?.Period, options.Throttle?.Burst ?? 0),
+        })
+        {
+            if (limit is { } l && (l < 1 || period is not { } p || p < TimeSpan.FromSeconds(1) || burst < 0))
+            {
+                yield return $"{who}: {name} needs a limit of at least 1, a period of at least 1 second and no negative burst; it has limit {l}, period {period}, burst {burst}";
+            }
+        }
+
+        foreach (var (name, expression) in new[] { ("priority", options.Priority), ("idempotency key", options.Idempotency), ("singleton key", options.Singleton?.Key), ("rate limit key", options.RateLimit?.Key), ("throttle key", options.Throttle?.Key) })
         {
             if (expression is not null && CompileProblem(expression, $"{who}: {name}") is { } expressionProblem)
             {

@@ -72,6 +72,12 @@ public sealed class FunctionOptions
     /// <summary>A CEL expression over <c>event</c> for a key: one run per key within <see cref="IdempotencyWindow"/>.</summary>
     public string? Idempotency { get; set; }
 
+    /// <summary>A hard limit on runs per period from events (see <see cref="Baton.RateLimit"/>); null for none.</summary>
+    public RateLimit? RateLimit { get; set; }
+
+    /// <summary>A limit on run starts per period that queues the excess (see <see cref="Baton.Throttle"/>); null for none.</summary>
+    public Throttle? Throttle { get; set; }
+
     /// <summary>One unfinished run per key at a time (see <see cref="Baton.Singleton"/>); null for none.</summary>
     public Singleton? Singleton { get; set; }
 

@@ -35,4 +35,7 @@ public sealed record NewRun(
 
     /// <summary>What to do when another unfinished run holds <see cref="SingletonKey"/>.</summary>
     public SingletonMode SingletonMode { get; init; }
+
+    /// <summary>Rate rules to apply when the run is created: a rate limit may drop it, a throttle delays it.</summary>
+    public IReadOnlyList<RateRule> RateRules { get; init; } = [];
 }
