@@ -38,15 +38,26 @@ internal sealed class PostgreSqlEventStore(PostgreSqlDatabase database) : IEvent
             PostgreSqlWrites.CancelSingletons(s, appends.SelectMany(e => e.Runs), now, cancels => PgNext<AppendResult>.More(Append(appends, [.. first, .. cancels])))
             ?? Append(appends, first);
 
-        var all = events.SelectMany(e => e.Runs).ToList();
-        var rated = PostgreSqlWrites.ApplyRates(s, all, starts =>
+        PgRound<AppendResult> Rates(IReadOnlyList<EventAppend> appends, IReadOnlyList<PgCommand> first)
         {
-            var admitted = PostgreSqlWrites.Admitted(all, starts).ToDictionary(r => r.Id, StringComparer.Ordinal);
-            var appends = events.Select(e => e with { Runs = [.. e.Runs.Where(r => admitted.ContainsKey(r.Id)).Select(r => admitted[r.Id])] }).ToList();
-            var record = PostgreSqlWrites.RecordRateLimited(s, all, starts);
-            return PgNext<AppendResult>.More(Singletons(appends, record is null ? [] : [record]));
+            var all = appends.SelectMany(e => e.Runs).ToList();
+            return PostgreSqlWrites.ApplyRates(s, all, starts =>
+            {
+                var admitted = PostgreSqlWrites.Admitted(all, starts).ToDictionary(r => r.Id, StringComparer.Ordinal);
+                var kept = appends.Select(e => e with { Runs = [.. e.Runs.Where(r => admitted.ContainsKey(r.Id)).Select(r => admitted[r.Id])] }).ToList();
+                var record = PostgreSqlWrites.RecordRateLimited(s, all, starts);
+                return PgNext<AppendResult>.More(Singletons(kept, record is null ? first : [.. first, record]));
+            }) ?? Singletons(appends, first);
+        }
+
+        // Debounced runs first: a pending run of the same key absorbs the event, and only the latest of a key is created.
+        var debounced = PostgreSqlWrites.Debounce(s, [.. events.SelectMany(e => e.Runs)], absorbed =>
+        {
+            var kept = events.Select(e => e with { Runs = [.. e.Runs.Where(r => !absorbed.Contains(r.Id))] }).ToList();
+            var record = PostgreSqlWrites.RecordSkipped(s, events.SelectMany(e => e.Runs).Where(r => absorbed.Contains(r.Id)), "debounced");
+            return PgNext<AppendResult>.More(Rates(kept, record is null ? [] : [record]));
         });
-        return await database.Writer.WriteAsync(rated ?? Singletons(events, [])).ConfigureAwait(false);
+        return await database.Writer.WriteAsync(debounced ?? Rates(events, [])).ConfigureAwait(false);
     }
 
     public async Task<EventRecord?> GetAsync(string id, CancellationToken cancellationToken)

@@ -99,7 +99,7 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
         new PgCommand($"""
                 WITH {due},
                 claimed AS (
-                    UPDATE {S}.queue q SET owner = @owner, token = q.token + 1, available_at = @until, woken = 0
+                    UPDATE {S}.queue q SET owner = @owner, token = q.token + 1, available_at = @until, woken = 0, debounce_key = NULL
                     FROM due WHERE q.run_id = due.run_id
                     RETURNING q.run_id, q.token, q.finish_by)
                 UPDATE {S}.runs r SET status = 1, started_at = COALESCE(r.started_at, @now)

@@ -22,8 +22,8 @@ internal static class PostgreSqlWrites
                 ON CONFLICT (id) DO NOTHING
                 RETURNING id),
             candidate_runs AS (
-                SELECT *, 0::bigint AS token FROM unnest(@run_ids, @run_functions, @run_inputs, @run_events, @run_keys, @run_created, @run_available, @run_concurrency, @run_idem_keys, @run_idem_until, @run_singletons)
-                    WITH ORDINALITY AS t(id, function_id, input, event_id, event_key, created_at, available_at, concurrency_key, idem_key, idem_until, singleton_key, ord)
+                SELECT *, 0::bigint AS token FROM unnest(@run_ids, @run_functions, @run_inputs, @run_events, @run_keys, @run_created, @run_available, @run_concurrency, @run_idem_keys, @run_idem_until, @run_singletons, @run_debounce_keys, @run_debounce_until)
+                    WITH ORDINALITY AS t(id, function_id, input, event_id, event_key, created_at, available_at, concurrency_key, idem_key, idem_until, singleton_key, debounce_key, debounce_until, ord)
                 WHERE t.event_key IN (SELECT id FROM new_events)),
             {ClaimIdempotency(s, "candidate_runs")},
             candidate_queue AS (
@@ -61,18 +61,21 @@ internal static class PostgreSqlWrites
             .With("run_idem_keys", runs.Select(r => r.Run.IdempotencyKey).ToArray())
             .With("run_idem_until", runs.Select(r => Ms(r.Run.IdempotentUntil)).ToArray())
             .With("run_singletons", runs.Select(r => r.Run.SingletonKey).ToArray())
+            .With("run_debounce_keys", runs.Select(r => r.Run.DebounceKey).ToArray())
+            .With("run_debounce_until", runs.Select(r => r.Run.DebounceKey is null ? (long?)null : Ms(r.Run.DebounceUntil)).ToArray())
             .With("idem_now", runs.Count == 0 ? 0L : runs.Min(r => Ms(r.Run.CreatedAt)));
     }
 
     /// <summary>
     /// Enqueues the runs of <paramref name="runs"/> (with id, function_id, available_at, token, concurrency_key,
-    /// singleton_key), returning the ids enqueued. A singleton key already held by an unfinished run of the function is
-    /// refused by the unique index, so two nodes can never both create a singleton's run; the run is then not created.
+    /// singleton_key, debounce_key, debounce_until), returning the ids enqueued. A singleton (or pending debounce) key
+    /// already held by a run of the function is refused by its unique index, so two nodes can never both create the run;
+    /// the run is then not created.
     /// </summary>
     private static string InsertQueue(string s, string runs) => $"""
-        INSERT INTO {s}.queue (run_id, function_id, available_at, owner, token, concurrency_key, singleton_key)
-        SELECT id, function_id, available_at, NULL, token, concurrency_key, singleton_key FROM {runs}
-        ON CONFLICT (function_id, singleton_key) WHERE singleton_key IS NOT NULL DO NOTHING
+        INSERT INTO {s}.queue (run_id, function_id, available_at, owner, token, concurrency_key, singleton_key, debounce_key, debounce_until)
+        SELECT id, function_id, available_at, NULL, token, concurrency_key, singleton_key, debounce_key, debounce_until FROM {runs}
+        ON CONFLICT DO NOTHING
         RETURNING run_id
         """;
 
@@ -111,7 +114,8 @@ internal static class PostgreSqlWrites
         var first = runs.Select(r => r.IdempotencyKey is not { } key || seen.Add((r.FunctionId, key))).ToArray();
         return new PgCommand($"""
                 WITH given AS (
-                    SELECT * FROM unnest(@ids, @functions, @inputs, @events, @created, @available, @parents, @steps, @indexes, @tokens, @concurrency, @idem_keys, @idem_until, @first, @singletons)
+                    SELECT *, NULL::text AS debounce_key, NULL::bigint AS debounce_until
+                    FROM unnest(@ids, @functions, @inputs, @events, @created, @available, @parents, @steps, @indexes, @tokens, @concurrency, @idem_keys, @idem_until, @first, @singletons)
                         WITH ORDINALITY AS t(id, function_id, input, event_id, created_at, available_at, parent_run_id, parent_step, parent_index, token, concurrency_key, idem_key, idem_until, first, singleton_key, ord)),
                 candidates AS (SELECT * FROM given WHERE first),
                 {ClaimIdempotency(s, "candidates")},
@@ -211,18 +215,54 @@ internal static class PostgreSqlWrites
             .Select(r => starts.TryGetValue(r.Id, out var start) && start is { } at && at > r.AvailableAt ? r with { AvailableAt = at } : r)];
 
     /// <summary>Records the runs a rate limit dropped, for the API to show.</summary>
-    public static PgCommand? RecordRateLimited(string s, IEnumerable<NewRun> runs, IReadOnlyDictionary<string, DateTimeOffset?> starts)
+    public static PgCommand? RecordRateLimited(string s, IEnumerable<NewRun> runs, IReadOnlyDictionary<string, DateTimeOffset?> starts) =>
+        RecordSkipped(s, runs.Where(r => starts.TryGetValue(r.Id, out var start) && start is null), "rate-limited");
+
+    /// <summary>Records runs of events that were not created, and why, for the API to show.</summary>
+    public static PgCommand? RecordSkipped(string s, IEnumerable<NewRun> runs, string reason)
     {
-        var dropped = runs.Where(r => r.EventId is not null && starts.TryGetValue(r.Id, out var start) && start is null).ToList();
-        return dropped.Count == 0
+        var skipped = runs.Where(r => r.EventId is not null).ToList();
+        return skipped.Count == 0
             ? null
             : new PgCommand($"""
                     INSERT INTO {s}.skipped_runs (event_id, function_id, reason, created_at)
-                    SELECT *, 'rate-limited', @now FROM unnest(@events, @functions)
+                    SELECT *, @reason, @now FROM unnest(@events, @functions)
                     """)
-                .With("events", dropped.Select(r => r.EventId!).ToArray())
-                .With("functions", dropped.Select(r => r.FunctionId).ToArray())
-                .With("now", Ms(dropped[0].CreatedAt));
+                .With("events", skipped.Select(r => r.EventId!).ToArray())
+                .With("functions", skipped.Select(r => r.FunctionId).ToArray())
+                .With("reason", reason)
+                .With("now", Ms(skipped[0].CreatedAt));
+    }
+
+    /// <summary>
+    /// A round for debounced runs (those with a debounce key): for each key, the pending run (not started yet), if any,
+    /// takes the latest event's input and its new due time (capped by its debounce timeout). <paramref name="then"/> gets
+    /// the runs still to create (the latest of each key without a pending run) and the ones absorbed or superseded.
+    /// Null when no run is debounced.
+    /// </summary>
+    public static PgRound<T>? Debounce<T>(string s, IReadOnlyList<NewRun> runs, Func<IReadOnlySet<string>, PgNext<T>> then)
+    {
+        var latest = runs.Where(r => r.DebounceKey is not null).GroupBy(r => (r.FunctionId, r.DebounceKey)).Select(g => g.Last()).ToList();
+        if (latest.Count == 0)
+        {
+            return null;
+        }
+
+        var commands = latest.Select(run => new PgCommand($"""
+                WITH pending AS (
+                    UPDATE {s}.queue SET available_at = LEAST(@available, debounce_until)
+                    WHERE function_id = @fn AND debounce_key = @key RETURNING run_id)
+                UPDATE {s}.runs r SET input = @input, event_id = @event FROM pending WHERE r.id = pending.run_id
+                RETURNING r.id
+                """, returnsRows: true)
+            .With("available", Ms(run.AvailableAt)).With("fn", run.FunctionId).With("key", run.DebounceKey)
+            .With("input", run.InputJson).With("event", run.EventId)).ToList();
+        return new PgRound<T>(commands, results =>
+        {
+            // Every debounced run but the latest of a key that has no pending run is absorbed: it is not created.
+            var created = latest.Where((_, i) => results[i].Rows.Count == 0).Select(r => r.Id).ToHashSet(StringComparer.Ordinal);
+            return then(runs.Where(r => r.DebounceKey is not null && !created.Contains(r.Id)).Select(r => r.Id).ToHashSet(StringComparer.Ordinal));
+        });
     }
 
     /// <summary>

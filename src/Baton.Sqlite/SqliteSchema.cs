@@ -125,6 +125,9 @@ internal static class SqliteSchema
         ALTER TABLE function_triggers ADD COLUMN condition TEXT;
         ALTER TABLE queue ADD COLUMN singleton_key TEXT;
         CREATE UNIQUE INDEX queue_singleton ON queue(function_id, singleton_key) WHERE singleton_key IS NOT NULL;
+        ALTER TABLE queue ADD COLUMN debounce_key TEXT;
+        ALTER TABLE queue ADD COLUMN debounce_until INTEGER;
+        CREATE UNIQUE INDEX queue_debounce ON queue(function_id, debounce_key) WHERE debounce_key IS NOT NULL;
         CREATE TABLE rate_limits (
             function_id TEXT NOT NULL,
             key TEXT NOT NULL,

@@ -49,6 +49,19 @@ internal static class SqliteWrites
     /// </summary>
     public static string? InsertRun(SqliteWriter writer, NewRun run)
     {
+        // Debounce: a run of the same key that has not started yet takes this event and waits a quiet period again.
+        if (run.DebounceKey is { } debounce
+            && writer.Command("SELECT run_id FROM queue WHERE function_id = @fn AND debounce_key = @key;")
+                .With("@fn", run.FunctionId).With("@key", debounce).ExecuteScalar() is string pending)
+        {
+            writer.Command("UPDATE queue SET available_at = MIN(@available, debounce_until) WHERE run_id = @run;")
+                .With("@available", Ms(run.AvailableAt)).With("@run", pending).ExecuteNonQuery();
+            writer.Command("UPDATE runs SET input = @input, event_id = @event WHERE id = @run;")
+                .With("@input", run.InputJson).With("@event", run.EventId).With("@run", pending).ExecuteNonQuery();
+            RecordSkip(writer, run, "debounced");
+            return pending;
+        }
+
         // A singleton function has one unfinished run per key: skip the new run, or cancel the one there.
         if (run.SingletonKey is { } singleton
             && writer.Command("SELECT run_id FROM queue WHERE function_id = @fn AND singleton_key = @key;")
@@ -105,8 +118,12 @@ internal static class SqliteWrites
             .ExecuteNonQuery();
         // The first claim of a run makes its lease token 1, which tells the worker there is no journal to read; a run that
         // starts with a journal (re-run from a step) starts at 1, so its first claim reads it.
-        writer.Command("INSERT INTO queue(run_id, function_id, available_at, owner, token, concurrency_key, singleton_key) VALUES (@id, @fn, @available, NULL, @token, @key, @singleton);")
+        writer.Command("""
+                INSERT INTO queue(run_id, function_id, available_at, owner, token, concurrency_key, singleton_key, debounce_key, debounce_until)
+                VALUES (@id, @fn, @available, NULL, @token, @key, @singleton, @debounce, @debounce_until);
+                """)
             .With("@id", run.Id).With("@fn", run.FunctionId).With("@available", Ms(run.AvailableAt)).With("@key", run.ConcurrencyKey).With("@singleton", run.SingletonKey)
+            .With("@debounce", run.DebounceKey).With("@debounce_until", run.DebounceKey is null ? null : Ms(run.DebounceUntil))
             .With("@token", run.Journal is { Count: > 0 } ? 1 : 0)
             .ExecuteNonQuery();
         foreach (var step in run.Journal ?? [])

@@ -348,11 +348,12 @@ internal sealed partial class BatonEngine
     {
         var rules = RulesFor(run.FunctionId);
         var available = run.AvailableAt;
-        string? concurrencyKey = null, idempotencyKey = null, singletonKey = null;
+        string? concurrencyKey = null, idempotencyKey = null, singletonKey = null, debounceKey = null;
+        var debounceUntil = DateTimeOffset.MaxValue;
         var idempotentUntil = run.CreatedAt;
         var rateRules = new List<RateRule>();
         if (rules.ConcurrencyKey is not null || rules.Priority is not null || rules.IdempotencyKey is not null || rules.Singleton is not null
-            || rules.RateLimit is not null || rules.Throttle is not null)
+            || rules.RateLimit is not null || rules.Throttle is not null || rules.Debounce is not null)
         {
             using var input = JsonDocument.Parse(run.InputJson);
             var trigger = input.RootElement[0];
@@ -372,6 +373,13 @@ internal sealed partial class BatonEngine
             if (rules.Singleton is { } singleton)
             {
                 singletonKey = "s:" + (Evaluate(singleton.Key, "singleton key", run.FunctionId, trigger) ?? "");
+            }
+
+            if (rules.Debounce is { } debounce && run.EventId is not null)
+            {
+                debounceKey = "d:" + (Evaluate(debounce.Key, "debounce key", run.FunctionId, trigger) ?? "");
+                available = run.CreatedAt + debounce.Period;
+                debounceUntil = debounce.Timeout is { } cap ? run.CreatedAt + cap : DateTimeOffset.MaxValue;
             }
 
             // Rate limits apply to runs started by events; throttles to every run.
@@ -407,6 +415,8 @@ internal sealed partial class BatonEngine
             SingletonKey = singletonKey,
             SingletonMode = rules.Singleton?.Mode ?? SingletonMode.Skip,
             RateRules = rateRules,
+            DebounceKey = debounceKey,
+            DebounceUntil = debounceUntil,
         };
     }
 
@@ -418,7 +428,7 @@ internal sealed partial class BatonEngine
 
     private CreationRules RulesFor(string functionId) =>
         Registry.TryGet(functionId, out var local)
-            ? new CreationRules(local.KeyedConcurrency?.Key, local.Priority, local.Idempotency?.Key, local.Idempotency?.Window ?? TimeSpan.Zero, local.Singleton, local.RateLimit, local.Throttle)
+            ? new CreationRules(local.KeyedConcurrency?.Key, local.Priority, local.Idempotency?.Key, local.Idempotency?.Window ?? TimeSpan.Zero, local.Singleton, local.RateLimit, local.Throttle, local.Debounce)
             : _remoteRules is { } remote && remote.Rules.TryGetValue(functionId, out var rules) ? rules : CreationRules.None;
 
     /// <summary>

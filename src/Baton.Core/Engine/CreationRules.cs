@@ -3,7 +3,15 @@ using System.Text.Json;
 namespace Baton.Engine;
 
 /// <summary>What a function's definition says about creating its runs: expressions over the trigger, and a window.</summary>
-internal sealed record CreationRules(string? ConcurrencyKey, string? Priority, string? IdempotencyKey, TimeSpan IdempotencyWindow, Singleton? Singleton = null, RateLimit? RateLimit = null, Throttle? Throttle = null)
+internal sealed record CreationRules(
+    string? ConcurrencyKey,
+    string? Priority,
+    string? IdempotencyKey,
+    TimeSpan IdempotencyWindow,
+    Singleton? Singleton = null,
+    RateLimit? RateLimit = null,
+    Throttle? Throttle = null,
+    Debounce? Debounce = null)
 {
     public static readonly CreationRules None = new(null, null, null, TimeSpan.Zero);
 
@@ -29,6 +37,9 @@ internal sealed record CreationRules(string? ConcurrencyKey, string? Priority, s
         var throttle = root.TryGetProperty("throttle", out var t) && t.ValueKind == JsonValueKind.Object
             ? new Throttle(Number(t, "limit"), Span(t, "period"), Text(t, "key"), Number(t, "burst"))
             : null;
+        var debounce = root.TryGetProperty("debounce", out var d) && d.ValueKind == JsonValueKind.Object
+            ? new Debounce(Span(d, "period"), Text(d, "key"), Text(d, "timeout") is null ? null : Span(d, "timeout"))
+            : null;
         return new CreationRules(
             root.TryGetProperty("concurrency", out var concurrency) ? Text(concurrency, "key") : null,
             Text(root, "priority"),
@@ -36,6 +47,7 @@ internal sealed record CreationRules(string? ConcurrencyKey, string? Priority, s
             Text(idempotency, "window") is { } window ? TimeSpan.Parse(window, System.Globalization.CultureInfo.InvariantCulture) : TimeSpan.Zero,
             singleton,
             rate,
-            throttle);
+            throttle,
+            debounce);
     }
 }

@@ -29,6 +29,9 @@ internal sealed class FunctionDefinition
     /// <summary>Conditions of event triggers, by event name.</summary>
     public IReadOnlyDictionary<string, string> TriggerConditions { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>The debounce, if any.</summary>
+    public Debounce? Debounce { get; init; }
+
     /// <summary>The rate limit, if any.</summary>
     public RateLimit? RateLimit { get; init; }
 

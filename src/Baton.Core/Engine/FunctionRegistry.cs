@@ -48,6 +48,7 @@ internal sealed partial class FunctionRegistry
                 Priority = options.Priority,
                 Singleton = options.Singleton,
                 RateLimit = options.RateLimit,
+                Debounce = options.Debounce,
                 Throttle = options.Throttle,
                 Idempotency = options.Idempotency is { } idempotency ? (idempotency, options.IdempotencyWindow) : null,
                 ConcurrencyLimit = options.Concurrency.FirstOrDefault(c => c?.Key is null)?.Limit,
@@ -114,6 +115,7 @@ internal sealed partial class FunctionRegistry
                 conditions = d.TriggerConditions,
                 priority = d.Priority,
                 singleton = d.Singleton is { } singleton ? new { key = singleton.Key, mode = singleton.Mode.ToString() } : null,
+                debounce = d.Debounce is { } debounce ? new { period = debounce.Period.ToString(), key = debounce.Key, timeout = debounce.Timeout?.ToString() } : null,
                 rateLimit = d.RateLimit is { } rate ? new { limit = rate.Limit, period = rate.Period.ToString(), key = rate.Key } : null,
                 throttle = d.Throttle is { } throttle ? new { limit = throttle.Limit, period = throttle.Period.ToString(), key = throttle.Key, burst = throttle.Burst } : null,
                 idempotency = d.Idempotency is { } idem ? new { key = idem.Key, window = idem.Window.ToString() } : null,
@@ -217,7 +219,12 @@ internal sealed partial class FunctionRegistry
             }
         }
 
-        foreach (var (name, expression) in new[] { ("priority", options.Priority), ("idempotency key", options.Idempotency), ("singleton key", options.Singleton?.Key), ("rate limit key", options.RateLimit?.Key), ("throttle key", options.Throttle?.Key) })
+        if (options.Debounce is { } debounced && (debounced.Period < TimeSpan.FromMilliseconds(100) || debounced.Timeout is { } cap && cap < debounced.Period))
+        {
+            yield return $"{who}: Debounce needs a period of at least 100 ms and a timeout (if any) no shorter than the period; it has period {debounced.Period}, timeout {debounced.Timeout}";
+        }
+
+        foreach (var (name, expression) in new[] { ("debounce key", options.Debounce?.Key), ("priority", options.Priority), ("idempotency key", options.Idempotency), ("singleton key", options.Singleton?.Key), ("rate limit key", options.RateLimit?.Key), ("throttle key", options.Throttle?.Key) })
         {
             if (expression is not null && CompileProblem(expression, $"{who}: {name}") is { } expressionProblem)
             {

@@ -72,6 +72,9 @@ public sealed class FunctionOptions
     /// <summary>A CEL expression over <c>event</c> for a key: one run per key within <see cref="IdempotencyWindow"/>.</summary>
     public string? Idempotency { get; set; }
 
+    /// <summary>One run per burst of events, after a quiet period (see <see cref="Baton.Debounce"/>); null for none.</summary>
+    public Debounce? Debounce { get; set; }
+
     /// <summary>A hard limit on runs per period from events (see <see cref="Baton.RateLimit"/>); null for none.</summary>
     public RateLimit? RateLimit { get; set; }
 

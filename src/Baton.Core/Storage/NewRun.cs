@@ -36,6 +36,16 @@ public sealed record NewRun(
     /// <summary>What to do when another unfinished run holds <see cref="SingletonKey"/>.</summary>
     public SingletonMode SingletonMode { get; init; }
 
+    /// <summary>
+    /// With a debounce key, a run of the function with the same key that has not started yet absorbs this one: it takes
+    /// this run's input and is due at this run's <see cref="AvailableAt"/>, but no later than its own
+    /// <see cref="DebounceUntil"/>. Otherwise this run is created and holds the key until it starts.
+    /// </summary>
+    public string? DebounceKey { get; init; }
+
+    /// <summary>The latest a debounced run may be pushed back to (its first event plus the debounce timeout).</summary>
+    public DateTimeOffset DebounceUntil { get; init; } = DateTimeOffset.MaxValue;
+
     /// <summary>Rate rules to apply when the run is created: a rate limit may drop it, a throttle delays it.</summary>
     public IReadOnlyList<RateRule> RateRules { get; init; } = [];
 }
