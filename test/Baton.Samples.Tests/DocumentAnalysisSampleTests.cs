@@ -87,7 +87,7 @@ public sealed class DocumentAnalysisSampleTests : IDisposable
         while ((batch = await _http.GetFromJsonAsync<JsonElement>($"{baseUrl}/batches/{batchId}")).GetProperty("status").GetString() != "done")
         {
             Assert.True(DateTime.UtcNow < deadline, $"the batch finished in time; it is {batch}");
-            await Task.Delay(100);
+            await Task.Delay(50);
         }
 
         Assert.Equal((3, 2, 1), (batch.GetProperty("total").GetInt32(), batch.GetProperty("succeeded").GetInt32(), batch.GetProperty("failed").GetInt32()));
