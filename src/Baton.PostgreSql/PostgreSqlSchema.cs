@@ -126,6 +126,8 @@ internal static class PostgreSqlSchema
         CREATE UNIQUE INDEX queue_singleton ON {s}.queue (function_id, singleton_key) WHERE singleton_key IS NOT NULL;
         ALTER TABLE {s}.queue ADD COLUMN debounce_key text, ADD COLUMN debounce_until bigint;
         CREATE UNIQUE INDEX queue_debounce ON {s}.queue (function_id, debounce_key) WHERE debounce_key IS NOT NULL;
+        ALTER TABLE {s}.queue ADD COLUMN queue_name text NOT NULL DEFAULT 'default';
+        CREATE TABLE {s}.paused_queues (name text PRIMARY KEY);
         CREATE TABLE {s}.rate_limits (
             function_id text NOT NULL,
             key text NOT NULL,

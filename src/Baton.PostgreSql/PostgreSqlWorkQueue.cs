@@ -16,9 +16,11 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
         int max,
         TimeSpan leaseDuration,
         IReadOnlyDictionary<string, ConcurrencyRule> limits,
+        IReadOnlyCollection<string>? queues,
         CancellationToken cancellationToken)
     {
         var now = database.Time.GetUtcNow();
+        var served = queues?.ToArray();
         var unlimited = functionIds.Where(f => !limits.ContainsKey(f)).ToArray();
         var limited = functionIds.Where(limits.ContainsKey).Order(StringComparer.Ordinal).ToArray();
         var limitedClaim = limited.Length == 0 ? null : new List<PgCommand>
@@ -36,7 +38,7 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
                         GROUP BY 1, 2),
                     window_rows AS (
                         SELECT run_id, function_id, COALESCE(concurrency_key, '') AS k, available_at FROM {S}.queue
-                        WHERE available_at <= @now AND function_id = ANY(@limited)
+                        WHERE available_at <= @now AND function_id = ANY(@limited) AND {Servable}
                         ORDER BY available_at LIMIT @window
                         FOR UPDATE SKIP LOCKED),
                     ranked AS (
@@ -56,17 +58,18 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
                 .With("limited", limited)
                 .With("fn_limits", limited.Select(f => limits[f].FunctionLimit).ToArray())
                 .With("key_limits", limited.Select(f => limits[f].KeyLimit).ToArray())
-                .With("window", 2000),
+                .With("window", 2000)
+                .With("queues", served),
         };
 
         // SKIP LOCKED: nodes claiming at the same moment take different runs instead of waiting on each other.
         PgCommand UnlimitedClaim(int room) => ClaimCommand($"""
                 due AS (
                     SELECT run_id FROM {S}.queue
-                    WHERE available_at <= @now AND function_id = ANY(@functions)
+                    WHERE available_at <= @now AND function_id = ANY(@functions) AND {Servable}
                     ORDER BY available_at LIMIT @max
                     FOR UPDATE SKIP LOCKED)
-                """, owner, now, leaseDuration, room).With("functions", unlimited);
+                """, owner, now, leaseDuration, room).With("functions", unlimited).With("queues", served);
 
         if (limitedClaim is null)
         {
@@ -81,6 +84,34 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
                 ? PgNext<IReadOnlyList<ClaimedRun>>.Done(claimed)
                 : PgNext<IReadOnlyList<ClaimedRun>>.More(new([UnlimitedClaim(max - claimed.Count)], more => PgNext<IReadOnlyList<ClaimedRun>>.Done([.. claimed, .. ReadClaimed(more[0], owner)])));
         }));
+    }
+
+    /// <summary>The claim condition on a run's queue: served by this node (<c>@queues</c>, null: all) and not paused.</summary>
+    private string Servable => $"(@queues::text[] IS NULL OR queue_name = ANY(@queues)) AND queue_name NOT IN (SELECT name FROM {S}.paused_queues)";
+
+    public Task SetQueuePausedAsync(string queue, bool paused, CancellationToken cancellationToken) =>
+        database.Writer.WriteAsync(
+            paused
+                ? new PgCommand($"INSERT INTO {S}.paused_queues (name) VALUES (@name) ON CONFLICT DO NOTHING").With("name", queue)
+                : new PgCommand($"DELETE FROM {S}.paused_queues WHERE name = @name").With("name", queue),
+            _ => true,
+            notifiesWork: !paused);
+
+    public async Task<IReadOnlyList<string>> PausedQueuesAsync(CancellationToken cancellationToken)
+    {
+        var (connection, command) = await database.ReadAsync($"SELECT name FROM {S}.paused_queues ORDER BY name;", cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        await using (command.ConfigureAwait(false))
+        {
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            var names = new List<string>();
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                names.Add(reader.GetString(0));
+            }
+
+            return names;
+        }
     }
 
     private static List<ClaimedRun> ReadClaimed(PgResult result, string owner) =>
@@ -341,15 +372,15 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
                     INSERT INTO {S}.waits (run_id, step_key, kind, pending, created_at)
                     SELECT @run, @key, @wait_kind, @pending, @started WHERE EXISTS (SELECT 1 FROM lease)),
                 new AS (
-                    SELECT * FROM unnest(@ids, @functions, @inputs, @created, @indexes, @concurrency)
-                        AS t(id, function_id, input, created_at, parent_index, concurrency_key)
+                    SELECT * FROM unnest(@ids, @functions, @inputs, @created, @indexes, @concurrency, @queues)
+                        AS t(id, function_id, input, created_at, parent_index, concurrency_key, queue_name)
                     WHERE EXISTS (SELECT 1 FROM lease)),
                 inserted AS (
                     INSERT INTO {S}.runs (id, function_id, status, input, attempt, created_at, parent_run_id, parent_step, parent_index)
                     SELECT id, function_id, 0, input, 0, created_at, @run, @key, parent_index FROM new),
                 queued AS (
-                    INSERT INTO {S}.queue (run_id, function_id, available_at, owner, token, concurrency_key)
-                    SELECT id, function_id, created_at, NULL, 0, concurrency_key FROM new),
+                    INSERT INTO {S}.queue (run_id, function_id, available_at, owner, token, concurrency_key, queue_name)
+                    SELECT id, function_id, created_at, NULL, 0, concurrency_key, queue_name FROM new),
                 {PostgreSqlWrites.CancelWaits(S, "new")}
                 SELECT COUNT(*) FROM lease
                 """, returnsRows: true)
@@ -360,7 +391,8 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
             .With("inputs", children.Select(c => c.InputJson).ToArray())
             .With("created", children.Select(c => Ms(c.CreatedAt)).ToArray())
             .With("indexes", children.Select(c => c.Parent!.Index).ToArray())
-            .With("concurrency", children.Select(c => c.ConcurrencyKey).ToArray());
+            .With("concurrency", children.Select(c => c.ConcurrencyKey).ToArray())
+            .With("queues", children.Select(c => c.QueueName).ToArray());
         return database.Writer.WriteAsync(command, result => (long)result.Rows[0][0]! == 1 ? true : throw new LeaseLostException(lease.RunId), notifiesWork: true);
     }
 

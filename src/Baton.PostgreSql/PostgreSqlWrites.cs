@@ -22,8 +22,8 @@ internal static class PostgreSqlWrites
                 ON CONFLICT (id) DO NOTHING
                 RETURNING id),
             candidate_runs AS (
-                SELECT *, 0::bigint AS token FROM unnest(@run_ids, @run_functions, @run_inputs, @run_events, @run_keys, @run_created, @run_available, @run_concurrency, @run_idem_keys, @run_idem_until, @run_singletons, @run_debounce_keys, @run_debounce_until)
-                    WITH ORDINALITY AS t(id, function_id, input, event_id, event_key, created_at, available_at, concurrency_key, idem_key, idem_until, singleton_key, debounce_key, debounce_until, ord)
+                SELECT *, 0::bigint AS token FROM unnest(@run_ids, @run_functions, @run_inputs, @run_events, @run_keys, @run_created, @run_available, @run_concurrency, @run_idem_keys, @run_idem_until, @run_singletons, @run_debounce_keys, @run_debounce_until, @run_queues)
+                    WITH ORDINALITY AS t(id, function_id, input, event_id, event_key, created_at, available_at, concurrency_key, idem_key, idem_until, singleton_key, debounce_key, debounce_until, queue_name, ord)
                 WHERE t.event_key IN (SELECT id FROM new_events)),
             {ClaimIdempotency(s, "candidate_runs")},
             candidate_queue AS (
@@ -62,6 +62,7 @@ internal static class PostgreSqlWrites
             .With("run_idem_until", runs.Select(r => Ms(r.Run.IdempotentUntil)).ToArray())
             .With("run_singletons", runs.Select(r => r.Run.SingletonKey).ToArray())
             .With("run_debounce_keys", runs.Select(r => r.Run.DebounceKey).ToArray())
+            .With("run_queues", runs.Select(r => r.Run.QueueName).ToArray())
             .With("run_debounce_until", runs.Select(r => r.Run.DebounceKey is null ? (long?)null : Ms(r.Run.DebounceUntil)).ToArray())
             .With("idem_now", runs.Count == 0 ? 0L : runs.Min(r => Ms(r.Run.CreatedAt)));
     }
@@ -73,8 +74,8 @@ internal static class PostgreSqlWrites
     /// the run is then not created.
     /// </summary>
     private static string InsertQueue(string s, string runs) => $"""
-        INSERT INTO {s}.queue (run_id, function_id, available_at, owner, token, concurrency_key, singleton_key, debounce_key, debounce_until)
-        SELECT id, function_id, available_at, NULL, token, concurrency_key, singleton_key, debounce_key, debounce_until FROM {runs}
+        INSERT INTO {s}.queue (run_id, function_id, available_at, owner, token, concurrency_key, singleton_key, debounce_key, debounce_until, queue_name)
+        SELECT id, function_id, available_at, NULL, token, concurrency_key, singleton_key, debounce_key, debounce_until, queue_name FROM {runs}
         ON CONFLICT DO NOTHING
         RETURNING run_id
         """;
@@ -115,8 +116,8 @@ internal static class PostgreSqlWrites
         return new PgCommand($"""
                 WITH given AS (
                     SELECT *, NULL::text AS debounce_key, NULL::bigint AS debounce_until
-                    FROM unnest(@ids, @functions, @inputs, @events, @created, @available, @parents, @steps, @indexes, @tokens, @concurrency, @idem_keys, @idem_until, @first, @singletons)
-                        WITH ORDINALITY AS t(id, function_id, input, event_id, created_at, available_at, parent_run_id, parent_step, parent_index, token, concurrency_key, idem_key, idem_until, first, singleton_key, ord)),
+                    FROM unnest(@ids, @functions, @inputs, @events, @created, @available, @parents, @steps, @indexes, @tokens, @concurrency, @idem_keys, @idem_until, @first, @singletons, @queues)
+                        WITH ORDINALITY AS t(id, function_id, input, event_id, created_at, available_at, parent_run_id, parent_step, parent_index, token, concurrency_key, idem_key, idem_until, first, singleton_key, queue_name, ord)),
                 candidates AS (SELECT * FROM given WHERE first),
                 {ClaimIdempotency(s, "candidates")},
                 to_queue AS (SELECT * FROM candidates WHERE idem_key IS NULL OR id IN (SELECT run_id FROM idempotent)),
@@ -153,6 +154,7 @@ internal static class PostgreSqlWrites
             .With("idem_until", runs.Select(r => Ms(r.IdempotentUntil)).ToArray())
             .With("first", first)
             .With("singletons", runs.Select(r => r.SingletonKey).ToArray())
+            .With("queues", runs.Select(r => r.QueueName).ToArray())
             .With("idem_now", runs.Count == 0 ? 0L : runs.Min(r => Ms(r.CreatedAt)));
     }
 

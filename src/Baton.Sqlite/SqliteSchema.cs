@@ -128,6 +128,8 @@ internal static class SqliteSchema
         ALTER TABLE queue ADD COLUMN debounce_key TEXT;
         ALTER TABLE queue ADD COLUMN debounce_until INTEGER;
         CREATE UNIQUE INDEX queue_debounce ON queue(function_id, debounce_key) WHERE debounce_key IS NOT NULL;
+        ALTER TABLE queue ADD COLUMN queue_name TEXT NOT NULL DEFAULT 'default';
+        CREATE TABLE paused_queues (name TEXT PRIMARY KEY) WITHOUT ROWID;
         CREATE TABLE rate_limits (
             function_id TEXT NOT NULL,
             key TEXT NOT NULL,

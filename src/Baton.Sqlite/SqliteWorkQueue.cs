@@ -15,8 +15,10 @@ internal sealed class SqliteWorkQueue(SqliteDatabase database) : IWorkQueue
         int max,
         TimeSpan leaseDuration,
         IReadOnlyDictionary<string, ConcurrencyRule> limits,
+        IReadOnlyCollection<string>? queues,
         CancellationToken cancellationToken)
     {
+        var served = queues is null ? null : JsonSerializer.Serialize(queues);
         var unlimited = JsonSerializer.Serialize(functionIds.Where(f => !limits.ContainsKey(f)));
         var limited = functionIds.Where(limits.ContainsKey).ToList();
         return database.Writer.WriteAsync<IReadOnlyList<ClaimedRun>>(w =>
@@ -30,7 +32,7 @@ internal sealed class SqliteWorkQueue(SqliteDatabase database) : IWorkQueue
             {
                 if (picked.Count < max)
                 {
-                    picked.AddRange(PickWithinLimits(w, function, limits[function], max - picked.Count, now));
+                    picked.AddRange(PickWithinLimits(w, function, limits[function], max - picked.Count, now, served));
                 }
             }
 
@@ -46,16 +48,16 @@ internal sealed class SqliteWorkQueue(SqliteDatabase database) : IWorkQueue
 
             if (leases.Count < max)
             {
-                ReadLeases(w.Command("""
+                ReadLeases(w.Command($"""
                         UPDATE queue SET owner = @owner, token = token + 1, available_at = @until, woken = 0, debounce_key = NULL
                         WHERE run_id IN (
                             SELECT run_id FROM queue
-                            WHERE available_at <= @now AND function_id IN (SELECT value FROM json_each(@functions))
+                            WHERE available_at <= @now AND function_id IN (SELECT value FROM json_each(@functions)) AND {Servable}
                             ORDER BY available_at LIMIT @max)
                         RETURNING run_id, token;
                         """)
                     .With("@owner", owner).With("@until", Ms(now + leaseDuration)).With("@now", Ms(now))
-                    .With("@functions", unlimited).With("@max", max - leases.Count), leases);
+                    .With("@functions", unlimited).With("@max", max - leases.Count).With("@queues", served), leases);
             }
 
             var claimed = new List<ClaimedRun>(leases.Count);
@@ -86,6 +88,10 @@ internal sealed class SqliteWorkQueue(SqliteDatabase database) : IWorkQueue
         });
     }
 
+    /// <summary>The claim condition on a run's queue: served by this node (<c>@queues</c>, null: all) and not paused.</summary>
+    private const string Servable =
+        "(@queues IS NULL OR queue_name IN (SELECT value FROM json_each(@queues))) AND queue_name NOT IN (SELECT name FROM paused_queues)";
+
     /// <summary>How many due runs of a limited function a claim considers; keys take turns among them.</summary>
     internal const int LimitedWindow = 2000;
 
@@ -94,7 +100,7 @@ internal sealed class SqliteWorkQueue(SqliteDatabase database) : IWorkQueue
     /// counted per key; each key gets at most its free slots, and keys take turns (the first run of every key, then the
     /// second, ...) until the function's free slots or <paramref name="room"/> run out.
     /// </summary>
-    private static List<string> PickWithinLimits(SqliteWriter w, string function, ConcurrencyRule rule, int room, DateTimeOffset now)
+    private static List<string> PickWithinLimits(SqliteWriter w, string function, ConcurrencyRule rule, int room, DateTimeOffset now, string? served)
     {
         var running = new Dictionary<string, int>(StringComparer.Ordinal);
         var total = 0;
@@ -118,10 +124,10 @@ internal sealed class SqliteWorkQueue(SqliteDatabase database) : IWorkQueue
         }
 
         var ranks = new Dictionary<string, int>(StringComparer.Ordinal);
-        using (var reader = w.Command("""
+        using (var reader = w.Command($"""
                 SELECT run_id, COALESCE(concurrency_key, '') FROM queue
-                WHERE function_id = @function AND available_at <= @now ORDER BY available_at LIMIT @window;
-                """).With("@function", function).With("@now", Ms(now)).With("@window", LimitedWindow).ExecuteReader())
+                WHERE function_id = @function AND available_at <= @now AND {Servable} ORDER BY available_at LIMIT @window;
+                """).With("@function", function).With("@now", Ms(now)).With("@window", LimitedWindow).With("@queues", served).ExecuteReader())
         {
             while (reader.Read())
             {
@@ -268,6 +274,27 @@ internal sealed class SqliteWorkQueue(SqliteDatabase database) : IWorkQueue
             .With("@status", availableAt <= now ? (int)RunStatus.Queued : (int)status).With("@attempt", attempt).With("@run", lease.RunId)
             .ExecuteNonQuery();
         return true;
+    }
+
+    public Task SetQueuePausedAsync(string queue, bool paused, CancellationToken cancellationToken) =>
+        database.Writer.WriteAsync(w => (paused
+                ? w.Command("INSERT INTO paused_queues(name) VALUES (@name) ON CONFLICT DO NOTHING;")
+                : w.Command("DELETE FROM paused_queues WHERE name = @name;"))
+            .With("@name", queue).ExecuteNonQuery());
+
+    public Task<IReadOnlyList<string>> PausedQueuesAsync(CancellationToken cancellationToken)
+    {
+        using var connection = database.OpenRead();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT name FROM paused_queues ORDER BY name;";
+        using var reader = command.ExecuteReader();
+        var names = new List<string>();
+        while (reader.Read())
+        {
+            names.Add(reader.GetString(0));
+        }
+
+        return Task.FromResult<IReadOnlyList<string>>(names);
     }
 
     public Task SetFinishByAsync(RunLease lease, DateTimeOffset deadline, CancellationToken cancellationToken) =>

@@ -119,11 +119,11 @@ internal static class SqliteWrites
         // The first claim of a run makes its lease token 1, which tells the worker there is no journal to read; a run that
         // starts with a journal (re-run from a step) starts at 1, so its first claim reads it.
         writer.Command("""
-                INSERT INTO queue(run_id, function_id, available_at, owner, token, concurrency_key, singleton_key, debounce_key, debounce_until)
-                VALUES (@id, @fn, @available, NULL, @token, @key, @singleton, @debounce, @debounce_until);
+                INSERT INTO queue(run_id, function_id, available_at, owner, token, concurrency_key, singleton_key, debounce_key, debounce_until, queue_name)
+                VALUES (@id, @fn, @available, NULL, @token, @key, @singleton, @debounce, @debounce_until, @queue);
                 """)
             .With("@id", run.Id).With("@fn", run.FunctionId).With("@available", Ms(run.AvailableAt)).With("@key", run.ConcurrencyKey).With("@singleton", run.SingletonKey)
-            .With("@debounce", run.DebounceKey).With("@debounce_until", run.DebounceKey is null ? null : Ms(run.DebounceUntil))
+            .With("@debounce", run.DebounceKey).With("@debounce_until", run.DebounceKey is null ? null : Ms(run.DebounceUntil)).With("@queue", run.QueueName)
             .With("@token", run.Journal is { Count: > 0 } ? 1 : 0)
             .ExecuteNonQuery();
         foreach (var step in run.Journal ?? [])

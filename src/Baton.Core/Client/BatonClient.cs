@@ -92,6 +92,22 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
         return copy.Id;
     }
 
+    public Task PauseQueueAsync(string queue, CancellationToken cancellationToken = default) => SetPausedAsync(queue, true, cancellationToken);
+
+    public Task ResumeQueueAsync(string queue, CancellationToken cancellationToken = default) => SetPausedAsync(queue, false, cancellationToken);
+
+    private async Task SetPausedAsync(string queue, bool paused, CancellationToken cancellationToken)
+    {
+        if (!FunctionRegistry.IsValidQueueName(queue))
+        {
+            throw new ArgumentException($"'{queue}' is not a valid queue name; use 1-64 letters, digits, '.', '_' or '-'.", nameof(queue));
+        }
+
+        await engine.EnsureStartedAsync().ConfigureAwait(false);
+        await engine.Storage.Queue.SetQueuePausedAsync(queue, paused, cancellationToken).ConfigureAwait(false);
+        engine.WorkAvailable.Set();
+    }
+
     public async Task<RunInfo?> GetRunAsync(string runId, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(runId);

@@ -28,6 +28,12 @@ public interface IBatonClient
     /// <exception cref="UnknownFunctionException">No function has that id.</exception>
     Task<string> TriggerAsync(string functionId, object? payload, TriggerOptions options, CancellationToken cancellationToken = default);
 
+    /// <summary>Pauses a queue (worker pool): its runs stay queued, on every node, until it is resumed.</summary>
+    Task PauseQueueAsync(string queue, CancellationToken cancellationToken = default);
+
+    /// <summary>Resumes a paused queue.</summary>
+    Task ResumeQueueAsync(string queue, CancellationToken cancellationToken = default);
+
     /// <summary>Reads a run with its steps, or null when there is no such run.</summary>
     Task<RunInfo?> GetRunAsync(string runId, CancellationToken cancellationToken = default);
 

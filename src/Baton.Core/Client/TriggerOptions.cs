@@ -12,6 +12,9 @@ public sealed class TriggerOptions
     /// <summary>How long an <see cref="IdempotencyKey"/> is remembered. Default: 24 hours.</summary>
     public TimeSpan IdempotencyWindow { get; set; } = TimeSpan.FromHours(24);
 
+    /// <summary>The queue the run waits in, instead of its function's.</summary>
+    public string? Queue { get; set; }
+
     /// <summary>The run starts no earlier than this long from now.</summary>
     public TimeSpan? Delay { get; set; }
 }

@@ -50,6 +50,12 @@ public sealed class BatonOptions
     /// <summary>Whether this node executes runs. Set false for a node that only sends events and reads runs. Default: true.</summary>
     public bool RunWorker { get; set; } = true;
 
+    /// <summary>
+    /// The queues (worker pools) this node's worker serves, such as <c>gpu</c> or <c>high-memory</c>; runs in other
+    /// queues wait for a node that serves theirs. Default: null, every queue.
+    /// </summary>
+    public IList<string>? Queues { get; set; }
+
     /// <summary>A name for this node in leases and logs. Default: host name, process id and a random suffix.</summary>
     public string? NodeId { get; set; }
 
@@ -96,6 +102,14 @@ public sealed class BatonOptions
         if (HistoryRetention is { } retention && retention < TimeSpan.FromMinutes(1))
         {
             yield return $"HistoryRetention is {retention}; keep history for at least a minute, or set null to keep it forever";
+        }
+
+        foreach (var queue in Queues ?? [])
+        {
+            if (!Engine.FunctionRegistry.IsValidQueueName(queue))
+            {
+                yield return $"Queues contains '{queue}', which is not a valid queue name; use 1-64 letters, digits, '.', '_' or '-'";
+            }
         }
 
         if (MaxBatchSize < 1)

@@ -417,6 +417,7 @@ internal sealed partial class BatonEngine
             RateRules = rateRules,
             DebounceKey = debounceKey,
             DebounceUntil = debounceUntil,
+            QueueName = options?.Queue ?? rules.Queue,
         };
     }
 
@@ -428,7 +429,7 @@ internal sealed partial class BatonEngine
 
     private CreationRules RulesFor(string functionId) =>
         Registry.TryGet(functionId, out var local)
-            ? new CreationRules(local.KeyedConcurrency?.Key, local.Priority, local.Idempotency?.Key, local.Idempotency?.Window ?? TimeSpan.Zero, local.Singleton, local.RateLimit, local.Throttle, local.Debounce)
+            ? new CreationRules(local.KeyedConcurrency?.Key, local.Priority, local.Idempotency?.Key, local.Idempotency?.Window ?? TimeSpan.Zero, local.Singleton, local.RateLimit, local.Throttle, local.Debounce, local.Queue)
             : _remoteRules is { } remote && remote.Rules.TryGetValue(functionId, out var rules) ? rules : CreationRules.None;
 
     /// <summary>

@@ -158,6 +158,7 @@ internal sealed partial class BatonWorker(BatonEngine engine, IHostApplicationLi
     private async Task ClaimLoopAsync(CancellationToken stopping)
     {
         var functionIds = engine.Registry.Ids;
+        IReadOnlyCollection<string>? queues = Options.Queues is { } served ? [.. served] : null;
         var limits = engine.Registry.All
             .Where(f => f.ConcurrencyLimit is not null || f.KeyedConcurrency is not null)
             .ToDictionary(f => f.Id, f => new ConcurrencyRule(f.ConcurrencyLimit, f.KeyedConcurrency?.Limit), StringComparer.Ordinal);
@@ -171,7 +172,7 @@ internal sealed partial class BatonWorker(BatonEngine engine, IHostApplicationLi
                 if (free > 0)
                 {
                     var asked = Math.Min(free, Options.ClaimBatchSize);
-                    var claimed = await engine.Storage.Queue.ClaimAsync(engine.NodeId, functionIds, asked, Options.LeaseDuration, limits, stopping).ConfigureAwait(false);
+                    var claimed = await engine.Storage.Queue.ClaimAsync(engine.NodeId, functionIds, asked, Options.LeaseDuration, limits, queues, stopping).ConfigureAwait(false);
                     foreach (var run in claimed)
                     {
                         Start(run);

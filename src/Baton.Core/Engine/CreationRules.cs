@@ -11,7 +11,8 @@ internal sealed record CreationRules(
     Singleton? Singleton = null,
     RateLimit? RateLimit = null,
     Throttle? Throttle = null,
-    Debounce? Debounce = null)
+    Debounce? Debounce = null,
+    string Queue = "default")
 {
     public static readonly CreationRules None = new(null, null, null, TimeSpan.Zero);
 
@@ -48,6 +49,7 @@ internal sealed record CreationRules(
             singleton,
             rate,
             throttle,
-            debounce);
+            debounce,
+            Text(root, "queue") ?? "default");
     }
 }

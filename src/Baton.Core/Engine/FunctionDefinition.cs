@@ -29,6 +29,9 @@ internal sealed class FunctionDefinition
     /// <summary>Conditions of event triggers, by event name.</summary>
     public IReadOnlyDictionary<string, string> TriggerConditions { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>The queue its runs wait in.</summary>
+    public string Queue { get; init; } = "default";
+
     /// <summary>The debounce, if any.</summary>
     public Debounce? Debounce { get; init; }
 

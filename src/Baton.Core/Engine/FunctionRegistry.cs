@@ -49,6 +49,7 @@ internal sealed partial class FunctionRegistry
                 Singleton = options.Singleton,
                 RateLimit = options.RateLimit,
                 Debounce = options.Debounce,
+                Queue = options.Queue,
                 Throttle = options.Throttle,
                 Idempotency = options.Idempotency is { } idempotency ? (idempotency, options.IdempotencyWindow) : null,
                 ConcurrencyLimit = options.Concurrency.FirstOrDefault(c => c?.Key is null)?.Limit,
@@ -115,6 +116,7 @@ internal sealed partial class FunctionRegistry
                 conditions = d.TriggerConditions,
                 priority = d.Priority,
                 singleton = d.Singleton is { } singleton ? new { key = singleton.Key, mode = singleton.Mode.ToString() } : null,
+                queue = d.Queue,
                 debounce = d.Debounce is { } debounce ? new { period = debounce.Period.ToString(), key = debounce.Key, timeout = debounce.Timeout?.ToString() } : null,
                 rateLimit = d.RateLimit is { } rate ? new { limit = rate.Limit, period = rate.Period.ToString(), key = rate.Key } : null,
                 throttle = d.Throttle is { } throttle ? new { limit = throttle.Limit, period = throttle.Period.ToString(), key = throttle.Key, burst = throttle.Burst } : null,
@@ -219,6 +221,11 @@ internal sealed partial class FunctionRegistry
             }
         }
 
+        if (!IsValidQueueName(options.Queue))
+        {
+            yield return $"{who}: queue '{options.Queue}' is not a valid queue name; use 1-64 letters, digits, '.', '_' or '-'";
+        }
+
         if (options.Debounce is { } debounced && (debounced.Period < TimeSpan.FromMilliseconds(100) || debounced.Timeout is { } cap && cap < debounced.Period))
         {
             yield return $"{who}: Debounce needs a period of at least 100 ms and a timeout (if any) no shorter than the period; it has period {debounced.Period}, timeout {debounced.Timeout}";
@@ -283,6 +290,11 @@ internal sealed partial class FunctionRegistry
             return ex.Message;
         }
     }
+
+    internal static bool IsValidQueueName(string? name) => name is not null && QueuePattern().IsMatch(name);
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    private static partial Regex QueuePattern();
 
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
     private static partial Regex IdPattern();

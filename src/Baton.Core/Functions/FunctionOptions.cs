@@ -72,6 +72,12 @@ public sealed class FunctionOptions
     /// <summary>A CEL expression over <c>event</c> for a key: one run per key within <see cref="IdempotencyWindow"/>.</summary>
     public string? Idempotency { get; set; }
 
+    /// <summary>
+    /// The queue (worker pool) the function's runs wait in, such as <c>gpu</c>; only nodes serving it
+    /// (<see cref="BatonOptions.Queues"/>) claim them, and it can be paused. Default: <c>default</c>.
+    /// </summary>
+    public string Queue { get; set; } = "default";
+
     /// <summary>One run per burst of events, after a quiet period (see <see cref="Baton.Debounce"/>); null for none.</summary>
     public Debounce? Debounce { get; set; }
 

@@ -10,7 +10,8 @@ public interface IWorkQueue
     /// Claims up to <paramref name="max"/> runs that are due (new, woken, retrying, or whose lease expired) among
     /// <paramref name="functionIds"/>, leasing them to <paramref name="owner"/> for <paramref name="leaseDuration"/>.
     /// Functions in <paramref name="limits"/> get no more executing runs (leased, lease not expired) than their limits
-    /// allow, counted across every node, and their keys take turns.
+    /// allow, counted across every node, and their keys take turns. Only runs in <paramref name="queues"/> (null: any) that
+    /// are not paused are claimed.
     /// </summary>
     Task<IReadOnlyList<ClaimedRun>> ClaimAsync(
         string owner,
@@ -18,7 +19,14 @@ public interface IWorkQueue
         int max,
         TimeSpan leaseDuration,
         IReadOnlyDictionary<string, ConcurrencyRule> limits,
+        IReadOnlyCollection<string>? queues,
         CancellationToken cancellationToken);
+
+    /// <summary>Pauses (or resumes) a queue: while paused, no run waiting in it is claimed, on any node.</summary>
+    Task SetQueuePausedAsync(string queue, bool paused, CancellationToken cancellationToken);
+
+    /// <summary>The queues that are paused.</summary>
+    Task<IReadOnlyList<string>> PausedQueuesAsync(CancellationToken cancellationToken);
 
     /// <summary>
     /// The earliest time after now at which a run becomes claimable (a sleep or backoff ends, or a lease expires), or

@@ -46,6 +46,9 @@ public sealed record NewRun(
     /// <summary>The latest a debounced run may be pushed back to (its first event plus the debounce timeout).</summary>
     public DateTimeOffset DebounceUntil { get; init; } = DateTimeOffset.MaxValue;
 
+    /// <summary>The queue (worker pool) the run waits in.</summary>
+    public string QueueName { get; init; } = "default";
+
     /// <summary>Rate rules to apply when the run is created: a rate limit may drop it, a throttle delays it.</summary>
     public IReadOnlyList<RateRule> RateRules { get; init; } = [];
 }

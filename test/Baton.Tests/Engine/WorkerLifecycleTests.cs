@@ -160,7 +160,7 @@ public abstract class WorkerLifecycleTests : EngineTests
         {
             await dead.InitializeAsync(default);
             await dead.Runs.CreateAsync([new NewRun("orphan", "recover", """[{"id":"e","name":"x","data":{},"ts":0}]""", Start, Start, null)], default);
-            var lease = Assert.Single(await dead.Queue.ClaimAsync("dead-node", ["recover"], 1, TimeSpan.FromSeconds(30), new Dictionary<string, Baton.Storage.ConcurrencyRule>(), default)).Lease;
+            var lease = Assert.Single(await dead.Queue.ClaimAsync("dead-node", ["recover"], 1, TimeSpan.FromSeconds(30), new Dictionary<string, Baton.Storage.ConcurrencyRule>(), null, default)).Lease;
             await dead.Queue.CheckpointAsync(lease, new StepRecord("done-before-death", StepKind.Run, StepStatus.Completed, "\"kept\"", null, 1, Start, Start, null), default);
         }
 

@@ -17,7 +17,7 @@ public sealed class PostgreSqlStorageTests : StorageContractTests
     {
         var runs = Enumerable.Range(0, 200).Select(i => new NewRun($"r{i}", "f", "[]", Start, Start, null)).ToList();
         await Storage.Runs.CreateAsync(runs, default);
-        var leases = (await Storage.Queue.ClaimAsync("w", ["f"], 200, TimeSpan.FromMinutes(1), new Dictionary<string, Baton.Storage.ConcurrencyRule>(), default)).Select(c => c.Lease).ToList();
+        var leases = (await Storage.Queue.ClaimAsync("w", ["f"], 200, TimeSpan.FromMinutes(1), new Dictionary<string, Baton.Storage.ConcurrencyRule>(), null, default)).Select(c => c.Lease).ToList();
         var postgres = (PostgreSqlStorage)Storage;
         var before = postgres.WriterCounters;
 
@@ -44,7 +44,7 @@ public sealed class PostgreSqlStorageTests : StorageContractTests
             var mine = new List<string>();
             while (true)
             {
-                var batch = await node.Queue.ClaimAsync($"node-{i}", ["f"], 7, TimeSpan.FromMinutes(1), new Dictionary<string, Baton.Storage.ConcurrencyRule>(), default);
+                var batch = await node.Queue.ClaimAsync($"node-{i}", ["f"], 7, TimeSpan.FromMinutes(1), new Dictionary<string, Baton.Storage.ConcurrencyRule>(), null, default);
                 if (batch.Count == 0)
                 {
                     return mine;

@@ -17,7 +17,7 @@ public sealed class SqliteStorageTests : StorageContractTests, IDisposable
     {
         var runs = Enumerable.Range(0, 200).Select(i => new NewRun($"r{i}", "f", "[]", Start, Start, null)).ToList();
         await Storage.Runs.CreateAsync(runs, default);
-        var leases = (await Storage.Queue.ClaimAsync("w", ["f"], 200, TimeSpan.FromMinutes(1), new Dictionary<string, Baton.Storage.ConcurrencyRule>(), default)).Select(c => c.Lease).ToList();
+        var leases = (await Storage.Queue.ClaimAsync("w", ["f"], 200, TimeSpan.FromMinutes(1), new Dictionary<string, Baton.Storage.ConcurrencyRule>(), null, default)).Select(c => c.Lease).ToList();
         var sqlite = (SqliteStorage)Storage;
         var before = sqlite.WriterCounters;
 

@@ -75,12 +75,28 @@ public abstract class StorageContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Claim_PausedOrUnservedQueue_IsNotClaimed()
+    {
+        await Storage.Runs.CreateAsync([Run("a"), Run("b") with { QueueName = "gpu" }], default);
+        await Storage.Queue.SetQueuePausedAsync("default", true, default);
+        await Storage.Queue.SetQueuePausedAsync("other", true, default);
+        await Storage.Queue.SetQueuePausedAsync("other", false, default);
+
+        Assert.Equal(["default"], await Storage.Queue.PausedQueuesAsync(default));
+        Assert.Empty(await Storage.Queue.ClaimAsync("w", ["f"], 10, Lease, new Dictionary<string, ConcurrencyRule>(), ["default"], default));
+        Assert.Equal(["b"], (await Storage.Queue.ClaimAsync("w", ["f"], 10, Lease, new Dictionary<string, ConcurrencyRule>(), null, default)).Select(c => c.Lease.RunId));
+
+        await Storage.Queue.SetQueuePausedAsync("default", false, default);
+        Assert.Equal(["a"], (await Storage.Queue.ClaimAsync("w", ["f"], 10, Lease, new Dictionary<string, ConcurrencyRule>(), ["default"], default)).Select(c => c.Lease.RunId));
+    }
+
+    [Fact]
     public async Task Claim_TakesDueRunsOfKnownFunctionsOnly_UpToMax()
     {
         await Storage.Runs.CreateAsync([Run("a"), Run("b"), Run("c"), Run("other", function: "g"), Run("later", available: Start.AddMinutes(5))], default);
 
-        var claimed = await Storage.Queue.ClaimAsync("w1", ["f"], 2, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), default);
-        var rest = await Storage.Queue.ClaimAsync("w1", ["f"], 10, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), default);
+        var claimed = await Storage.Queue.ClaimAsync("w1", ["f"], 2, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), null, default);
+        var rest = await Storage.Queue.ClaimAsync("w1", ["f"], 10, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), null, default);
 
         Assert.Equal(2, claimed.Count);
         Assert.Equal(["a", "b", "c"], claimed.Concat(rest).Select(c => c.Lease.RunId).Order());
@@ -97,11 +113,11 @@ public abstract class StorageContractTests : IAsyncLifetime
     public async Task Claim_LeaseExpired_RunIsReclaimedAndTheOldLeaseIsFenced()
     {
         await Storage.Runs.CreateAsync([Run("r")], default);
-        var old = Assert.Single(await Storage.Queue.ClaimAsync("dead", ["f"], 10, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), default)).Lease;
-        Assert.Empty(await Storage.Queue.ClaimAsync("alive", ["f"], 10, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), default));
+        var old = Assert.Single(await Storage.Queue.ClaimAsync("dead", ["f"], 10, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), null, default)).Lease;
+        Assert.Empty(await Storage.Queue.ClaimAsync("alive", ["f"], 10, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), null, default));
 
         Time.Advance(Lease + TimeSpan.FromSeconds(1));
-        var fresh = Assert.Single(await Storage.Queue.ClaimAsync("alive", ["f"], 10, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), default)).Lease;
+        var fresh = Assert.Single(await Storage.Queue.ClaimAsync("alive", ["f"], 10, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), null, default)).Lease;
 
         Assert.True(fresh.Token > old.Token);
         await Assert.ThrowsAsync<LeaseLostException>(() => Storage.Queue.CheckpointAsync(old, Step("s"), default));
@@ -116,7 +132,7 @@ public abstract class StorageContractTests : IAsyncLifetime
     public async Task Renew_ExtendsTheGivenLeasesOnlyAndReportsWhatIsHeld()
     {
         await Storage.Runs.CreateAsync([Run("r1"), Run("r2"), Run("r3")], default);
-        var leases = (await Storage.Queue.ClaimAsync("w", ["f"], 10, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), default)).ToDictionary(c => c.Lease.RunId, c => c.Lease);
+        var leases = (await Storage.Queue.ClaimAsync("w", ["f"], 10, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), null, default)).ToDictionary(c => c.Lease.RunId, c => c.Lease);
         var stale = leases["r3"] with { Token = leases["r3"].Token + 5 };
 
         Time.Advance(TimeSpan.FromSeconds(20));
@@ -126,7 +142,7 @@ public abstract class StorageContractTests : IAsyncLifetime
         Assert.Equal(["r1", "r2"], held.Order());
 
         // r3's lease was not renewed (its token did not match), so it expired and can be claimed again.
-        Assert.Equal(["r3"], (await Storage.Queue.ClaimAsync("thief", ["f"], 10, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), default)).Select(c => c.Lease.RunId));
+        Assert.Equal(["r3"], (await Storage.Queue.ClaimAsync("thief", ["f"], 10, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), null, default)).Select(c => c.Lease.RunId));
         Assert.Empty(await Storage.Queue.RenewAsync([], Lease, default));
     }
 
@@ -134,20 +150,20 @@ public abstract class StorageContractTests : IAsyncLifetime
     public async Task ExpireLeases_OfADeadOwner_MakesItsRunsClaimableNow()
     {
         await Storage.Runs.CreateAsync([Run("r1"), Run("r2"), Run("mine")], default);
-        await Storage.Queue.ClaimAsync("dead", ["f"], 2, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), default);
-        await Storage.Queue.ClaimAsync("alive", ["f"], 1, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), default);
+        await Storage.Queue.ClaimAsync("dead", ["f"], 2, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), null, default);
+        await Storage.Queue.ClaimAsync("alive", ["f"], 1, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), null, default);
 
         Assert.Equal(["alive", "dead"], (await Storage.Queue.LeaseOwnersAsync(default)).Order());
         Assert.Equal(2, await Storage.Queue.ExpireLeasesAsync("dead", default));
 
-        Assert.Equal(["r1", "r2"], (await Storage.Queue.ClaimAsync("heir", ["f"], 10, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), default)).Select(c => c.Lease.RunId).Order());
+        Assert.Equal(["r1", "r2"], (await Storage.Queue.ClaimAsync("heir", ["f"], 10, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), null, default)).Select(c => c.Lease.RunId).Order());
     }
 
     [Fact]
     public async Task Checkpoint_SameKeyTwice_UpdatesTheEntryAndKeepsItsPlace()
     {
         await Storage.Runs.CreateAsync([Run("r")], default);
-        var lease = Assert.Single(await Storage.Queue.ClaimAsync("w", ["f"], 1, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), default)).Lease;
+        var lease = Assert.Single(await Storage.Queue.ClaimAsync("w", ["f"], 1, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), null, default)).Lease;
 
         await Storage.Queue.CheckpointAsync(lease, Step("a", StepStatus.Retrying, null) with { Error = new RunError("E", "boom"), WakeAt = Start.AddSeconds(5) }, default);
         await Storage.Queue.CheckpointAsync(lease, Step("b"), default);
@@ -165,15 +181,15 @@ public abstract class StorageContractTests : IAsyncLifetime
     public async Task Suspend_RunComesBackWhenDue()
     {
         await Storage.Runs.CreateAsync([Run("r")], default);
-        var lease = Assert.Single(await Storage.Queue.ClaimAsync("w", ["f"], 1, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), default)).Lease;
+        var lease = Assert.Single(await Storage.Queue.ClaimAsync("w", ["f"], 1, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), null, default)).Lease;
 
         await Storage.Queue.SuspendAsync(lease, new RunSuspension(Start.AddHours(1), RunStatus.Waiting, 2), default);
 
         Assert.Equal(RunStatus.Waiting, (await Storage.Runs.GetAsync("r", default))!.Status);
         Assert.Equal(Start.AddHours(1), await Storage.Queue.NextDueAsync(default));
-        Assert.Empty(await Storage.Queue.ClaimAsync("w", ["f"], 1, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), default));
+        Assert.Empty(await Storage.Queue.ClaimAsync("w", ["f"], 1, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), null, default));
         Time.Advance(TimeSpan.FromHours(1));
-        var again = Assert.Single(await Storage.Queue.ClaimAsync("w2", ["f"], 1, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), default));
+        var again = Assert.Single(await Storage.Queue.ClaimAsync("w2", ["f"], 1, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), null, default));
         Assert.Equal(2, again.Attempt);
         Assert.True(again.Lease.Token > lease.Token);
     }
@@ -182,19 +198,19 @@ public abstract class StorageContractTests : IAsyncLifetime
     public async Task Release_RunIsDueAtOnceForAnyWorker()
     {
         await Storage.Runs.CreateAsync([Run("r")], default);
-        var lease = Assert.Single(await Storage.Queue.ClaimAsync("w", ["f"], 1, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), default)).Lease;
+        var lease = Assert.Single(await Storage.Queue.ClaimAsync("w", ["f"], 1, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), null, default)).Lease;
 
         await Storage.Queue.ReleaseAsync(lease, default);
 
         Assert.Equal(RunStatus.Queued, (await Storage.Runs.GetAsync("r", default))!.Status);
-        Assert.Single(await Storage.Queue.ClaimAsync("w2", ["f"], 1, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), default));
+        Assert.Single(await Storage.Queue.ClaimAsync("w2", ["f"], 1, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), null, default));
     }
 
     [Fact]
     public async Task Complete_EndsTheRunAndAppendsEmittedEventsAtomically()
     {
         await Storage.Runs.CreateAsync([Run("r")], default);
-        var lease = Assert.Single(await Storage.Queue.ClaimAsync("w", ["f"], 1, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), default)).Lease;
+        var lease = Assert.Single(await Storage.Queue.ClaimAsync("w", ["f"], 1, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), null, default)).Lease;
         Time.Advance(TimeSpan.FromSeconds(3));
 
         await Storage.Queue.CompleteAsync(lease, new RunCompletion(RunStatus.Failed, null, new RunError("E", "bad"), Time.GetUtcNow(), [new EventAppend(Event("done"), [Run("handler", function: "h")])]), default);
@@ -206,15 +222,15 @@ public abstract class StorageContractTests : IAsyncLifetime
         Assert.Equal(Start, run.StartedAt);
         Assert.NotNull(await Storage.Events.GetAsync("done", default));
         Assert.Null(await Storage.Queue.NextDueAsync(default));
-        Assert.Single(await Storage.Queue.ClaimAsync("w", ["h"], 1, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), default));
-        Assert.Empty(await Storage.Queue.ClaimAsync("w", ["f"], 1, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), default));
+        Assert.Single(await Storage.Queue.ClaimAsync("w", ["h"], 1, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), null, default));
+        Assert.Empty(await Storage.Queue.ClaimAsync("w", ["f"], 1, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), null, default));
     }
 
     [Fact]
     public async Task ConcurrentWrites_OneFenced_OthersStillCommit()
     {
         await Storage.Runs.CreateAsync([Run("a"), Run("b")], default);
-        var leases = (await Storage.Queue.ClaimAsync("w", ["f"], 2, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), default)).Select(c => c.Lease).ToList();
+        var leases = (await Storage.Queue.ClaimAsync("w", ["f"], 2, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), null, default)).Select(c => c.Lease).ToList();
         var stale = leases[0] with { Token = leases[0].Token - 1 };
 
         var good = Storage.Queue.CheckpointAsync(leases[1], Step("s"), default);
@@ -230,7 +246,7 @@ public abstract class StorageContractTests : IAsyncLifetime
     public async Task Purge_DeletesEndedRunsWithStepsAndOldEvents_KeepsUnfinishedRuns()
     {
         await Storage.Events.AppendAsync([new EventAppend(Event("old-event"), [Run("ended", eventId: "old-event"), Run("unfinished")])], default);
-        var leases = (await Storage.Queue.ClaimAsync("w", ["f"], 2, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), default)).ToDictionary(c => c.Lease.RunId, c => c.Lease);
+        var leases = (await Storage.Queue.ClaimAsync("w", ["f"], 2, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), null, default)).ToDictionary(c => c.Lease.RunId, c => c.Lease);
         await Storage.Queue.CheckpointAsync(leases["ended"], Step("s"), default);
         await Storage.Queue.CompleteAsync(leases["ended"], new RunCompletion(RunStatus.Completed, "1", null, Start, []), default);
 
