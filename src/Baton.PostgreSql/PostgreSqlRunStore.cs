@@ -71,7 +71,7 @@ internal sealed class PostgreSqlRunStore(PostgreSqlDatabase database) : IRunStor
     public async Task<RunRecord?> GetAsync(string runId, CancellationToken cancellationToken)
     {
         var (connection, command) = await database.ReadAsync($"""
-            SELECT id, function_id, status, input, output, error, attempt, created_at, started_at, ended_at
+            SELECT id, function_id, status, input, output, error, attempt, created_at, started_at, ended_at, tags
             FROM {database.Schema}.runs WHERE id = @id;
             """, cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
@@ -91,6 +91,9 @@ internal sealed class PostgreSqlRunStore(PostgreSqlDatabase database) : IRunStor
                     Time0(reader.GetInt64(7)),
                     TimeOrNull(reader, 8),
                     TimeOrNull(reader, 9))
+                {
+                    Tags = reader.IsDBNull(10) ? [] : System.Text.Json.JsonSerializer.Deserialize<string[]>(reader.GetString(10)) ?? [],
+                }
                 : null;
         }
     }

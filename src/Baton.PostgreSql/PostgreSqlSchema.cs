@@ -128,6 +128,8 @@ internal static class PostgreSqlSchema
         CREATE UNIQUE INDEX queue_debounce ON {s}.queue (function_id, debounce_key) WHERE debounce_key IS NOT NULL;
         ALTER TABLE {s}.queue ADD COLUMN queue_name text NOT NULL DEFAULT 'default';
         CREATE TABLE {s}.paused_queues (name text PRIMARY KEY);
+        ALTER TABLE {s}.queue ADD COLUMN start_by bigint;
+        ALTER TABLE {s}.runs ADD COLUMN tags text;
         CREATE TABLE {s}.rate_limits (
             function_id text NOT NULL,
             key text NOT NULL,

@@ -123,7 +123,8 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
             Time0((long)r[5]!),
             (string?)r[6],
             r[7] is long started ? Time0(started) : null,
-            r[8] is long finishBy ? Time0(finishBy) : null))];
+            r[8] is long finishBy ? Time0(finishBy) : null,
+            r[9] is long startBy ? Time0(startBy) : null))];
 
     /// <summary>A claim statement: <paramref name="due"/> is CTEs ending in <c>due(run_id)</c>, the runs to lease.</summary>
     private PgCommand ClaimCommand(string due, string owner, DateTimeOffset now, TimeSpan leaseDuration, int max) =>
@@ -132,10 +133,10 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
                 claimed AS (
                     UPDATE {S}.queue q SET owner = @owner, token = q.token + 1, available_at = @until, woken = 0, debounce_key = NULL
                     FROM due WHERE q.run_id = due.run_id
-                    RETURNING q.run_id, q.token, q.finish_by)
+                    RETURNING q.run_id, q.token, q.finish_by, q.start_by)
                 UPDATE {S}.runs r SET status = 1, started_at = COALESCE(r.started_at, @now)
                 FROM claimed WHERE r.id = claimed.run_id
-                RETURNING r.id, claimed.token, r.function_id, r.input, r.attempt, r.created_at, r.parent_run_id, r.started_at, claimed.finish_by
+                RETURNING r.id, claimed.token, r.function_id, r.input, r.attempt, r.created_at, r.parent_run_id, r.started_at, claimed.finish_by, claimed.start_by
                 """, returnsRows: true)
             .With("owner", owner).With("until", Ms(now + leaseDuration)).With("now", Ms(now)).With("max", max);
 

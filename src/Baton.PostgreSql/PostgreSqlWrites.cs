@@ -22,7 +22,7 @@ internal static class PostgreSqlWrites
                 ON CONFLICT (id) DO NOTHING
                 RETURNING id),
             candidate_runs AS (
-                SELECT *, 0::bigint AS token FROM unnest(@run_ids, @run_functions, @run_inputs, @run_events, @run_keys, @run_created, @run_available, @run_concurrency, @run_idem_keys, @run_idem_until, @run_singletons, @run_debounce_keys, @run_debounce_until, @run_queues)
+                SELECT *, 0::bigint AS token, NULL::bigint AS start_by FROM unnest(@run_ids, @run_functions, @run_inputs, @run_events, @run_keys, @run_created, @run_available, @run_concurrency, @run_idem_keys, @run_idem_until, @run_singletons, @run_debounce_keys, @run_debounce_until, @run_queues)
                     WITH ORDINALITY AS t(id, function_id, input, event_id, event_key, created_at, available_at, concurrency_key, idem_key, idem_until, singleton_key, debounce_key, debounce_until, queue_name, ord)
                 WHERE t.event_key IN (SELECT id FROM new_events)),
             {ClaimIdempotency(s, "candidate_runs")},
@@ -74,8 +74,8 @@ internal static class PostgreSqlWrites
     /// the run is then not created.
     /// </summary>
     private static string InsertQueue(string s, string runs) => $"""
-        INSERT INTO {s}.queue (run_id, function_id, available_at, owner, token, concurrency_key, singleton_key, debounce_key, debounce_until, queue_name)
-        SELECT id, function_id, available_at, NULL, token, concurrency_key, singleton_key, debounce_key, debounce_until, queue_name FROM {runs}
+        INSERT INTO {s}.queue (run_id, function_id, available_at, owner, token, concurrency_key, singleton_key, debounce_key, debounce_until, queue_name, start_by)
+        SELECT id, function_id, available_at, NULL, token, concurrency_key, singleton_key, debounce_key, debounce_until, queue_name, start_by FROM {runs}
         ON CONFLICT DO NOTHING
         RETURNING run_id
         """;
@@ -116,16 +116,16 @@ internal static class PostgreSqlWrites
         return new PgCommand($"""
                 WITH given AS (
                     SELECT *, NULL::text AS debounce_key, NULL::bigint AS debounce_until
-                    FROM unnest(@ids, @functions, @inputs, @events, @created, @available, @parents, @steps, @indexes, @tokens, @concurrency, @idem_keys, @idem_until, @first, @singletons, @queues)
-                        WITH ORDINALITY AS t(id, function_id, input, event_id, created_at, available_at, parent_run_id, parent_step, parent_index, token, concurrency_key, idem_key, idem_until, first, singleton_key, queue_name, ord)),
+                    FROM unnest(@ids, @functions, @inputs, @events, @created, @available, @parents, @steps, @indexes, @tokens, @concurrency, @idem_keys, @idem_until, @first, @singletons, @queues, @start_by, @tags)
+                        WITH ORDINALITY AS t(id, function_id, input, event_id, created_at, available_at, parent_run_id, parent_step, parent_index, token, concurrency_key, idem_key, idem_until, first, singleton_key, queue_name, start_by, tags, ord)),
                 candidates AS (SELECT * FROM given WHERE first),
                 {ClaimIdempotency(s, "candidates")},
                 to_queue AS (SELECT * FROM candidates WHERE idem_key IS NULL OR id IN (SELECT run_id FROM idempotent)),
                 queued AS ({InsertQueue(s, "to_queue")}),
                 new AS (SELECT * FROM to_queue WHERE id IN (SELECT run_id FROM queued)),
                 inserted AS (
-                    INSERT INTO {s}.runs (id, function_id, status, input, attempt, event_id, created_at, parent_run_id, parent_step, parent_index)
-                    SELECT id, function_id, 0, input, 0, event_id, created_at, parent_run_id, parent_step, parent_index FROM new),
+                    INSERT INTO {s}.runs (id, function_id, status, input, attempt, event_id, created_at, parent_run_id, parent_step, parent_index, tags)
+                    SELECT id, function_id, 0, input, 0, event_id, created_at, parent_run_id, parent_step, parent_index, tags FROM new),
                 {CancelWaits(s, "new")}
                 SELECT CASE
                     WHEN g.id IN (SELECT id FROM new) THEN g.id
@@ -155,6 +155,8 @@ internal static class PostgreSqlWrites
             .With("first", first)
             .With("singletons", runs.Select(r => r.SingletonKey).ToArray())
             .With("queues", runs.Select(r => r.QueueName).ToArray())
+            .With("start_by", runs.Select(r => MsOrNull(r.StartBy)).ToArray())
+            .With("tags", runs.Select(r => r.Tags.Count == 0 ? null : System.Text.Json.JsonSerializer.Serialize(r.Tags)).ToArray())
             .With("idem_now", runs.Count == 0 ? 0L : runs.Min(r => Ms(r.CreatedAt)));
     }
 

@@ -16,7 +16,7 @@ internal sealed class SqliteRunStore(SqliteDatabase database) : IRunStore
         using var connection = database.OpenRead();
         using var command = connection.CreateCommand();
         command.CommandText = """
-            SELECT id, function_id, status, input, output, error, attempt, created_at, started_at, ended_at
+            SELECT id, function_id, status, input, output, error, attempt, created_at, started_at, ended_at, tags
             FROM runs WHERE id = @id;
             """;
         command.With("@id", runId);
@@ -33,6 +33,9 @@ internal sealed class SqliteRunStore(SqliteDatabase database) : IRunStore
                 Time0(reader.GetInt64(7)),
                 TimeOrNull(reader, 8),
                 TimeOrNull(reader, 9))
+            {
+                Tags = reader.IsDBNull(10) ? [] : System.Text.Json.JsonSerializer.Deserialize<string[]>(reader.GetString(10)) ?? [],
+            }
             : null);
     }
 

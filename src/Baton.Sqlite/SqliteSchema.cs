@@ -130,6 +130,8 @@ internal static class SqliteSchema
         CREATE UNIQUE INDEX queue_debounce ON queue(function_id, debounce_key) WHERE debounce_key IS NOT NULL;
         ALTER TABLE queue ADD COLUMN queue_name TEXT NOT NULL DEFAULT 'default';
         CREATE TABLE paused_queues (name TEXT PRIMARY KEY) WITHOUT ROWID;
+        ALTER TABLE queue ADD COLUMN start_by INTEGER;
+        ALTER TABLE runs ADD COLUMN tags TEXT;
         CREATE TABLE rate_limits (
             function_id TEXT NOT NULL,
             key TEXT NOT NULL,

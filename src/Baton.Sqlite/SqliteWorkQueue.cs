@@ -66,7 +66,7 @@ internal sealed class SqliteWorkQueue(SqliteDatabase database) : IWorkQueue
                 using var reader = w.Command("""
                         UPDATE runs SET status = 1, started_at = COALESCE(started_at, @now) WHERE id = @run
                         RETURNING function_id, input, attempt, created_at, parent_run_id, started_at,
-                            (SELECT finish_by FROM queue WHERE run_id = @run);
+                            (SELECT finish_by FROM queue WHERE run_id = @run), (SELECT start_by FROM queue WHERE run_id = @run);
                         """)
                     .With("@now", Ms(now)).With("@run", runId)
                     .ExecuteReader();
@@ -80,7 +80,8 @@ internal sealed class SqliteWorkQueue(SqliteDatabase database) : IWorkQueue
                         Time0(reader.GetInt64(3)),
                         StringOrNull(reader, 4),
                         TimeOrNull(reader, 5),
-                        TimeOrNull(reader, 6)));
+                        TimeOrNull(reader, 6),
+                        TimeOrNull(reader, 7)));
                 }
             }
 

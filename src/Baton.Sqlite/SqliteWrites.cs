@@ -109,21 +109,22 @@ internal static class SqliteWrites
         }
 
         writer.Command("""
-                INSERT INTO runs(id, function_id, status, input, attempt, event_id, created_at, parent_run_id, parent_step, parent_index)
-                VALUES (@id, @fn, 0, @input, 0, @event, @created, @parent, @step, @index);
+                INSERT INTO runs(id, function_id, status, input, attempt, event_id, created_at, parent_run_id, parent_step, parent_index, tags)
+                VALUES (@id, @fn, 0, @input, 0, @event, @created, @parent, @step, @index, @tags);
                 """)
             .With("@id", run.Id).With("@fn", run.FunctionId).With("@input", run.InputJson)
             .With("@event", run.EventId).With("@created", Ms(run.CreatedAt))
             .With("@parent", run.Parent?.RunId).With("@step", run.Parent?.StepKey).With("@index", run.Parent?.Index)
+            .With("@tags", run.Tags.Count == 0 ? null : JsonSerializer.Serialize(run.Tags))
             .ExecuteNonQuery();
         // The first claim of a run makes its lease token 1, which tells the worker there is no journal to read; a run that
         // starts with a journal (re-run from a step) starts at 1, so its first claim reads it.
         writer.Command("""
-                INSERT INTO queue(run_id, function_id, available_at, owner, token, concurrency_key, singleton_key, debounce_key, debounce_until, queue_name)
-                VALUES (@id, @fn, @available, NULL, @token, @key, @singleton, @debounce, @debounce_until, @queue);
+                INSERT INTO queue(run_id, function_id, available_at, owner, token, concurrency_key, singleton_key, debounce_key, debounce_until, queue_name, start_by)
+                VALUES (@id, @fn, @available, NULL, @token, @key, @singleton, @debounce, @debounce_until, @queue, @start_by);
                 """)
             .With("@id", run.Id).With("@fn", run.FunctionId).With("@available", Ms(run.AvailableAt)).With("@key", run.ConcurrencyKey).With("@singleton", run.SingletonKey)
-            .With("@debounce", run.DebounceKey).With("@debounce_until", run.DebounceKey is null ? null : Ms(run.DebounceUntil)).With("@queue", run.QueueName)
+            .With("@debounce", run.DebounceKey).With("@debounce_until", run.DebounceKey is null ? null : Ms(run.DebounceUntil)).With("@queue", run.QueueName).With("@start_by", MsOrNull(run.StartBy))
             .With("@token", run.Journal is { Count: > 0 } ? 1 : 0)
             .ExecuteNonQuery();
         foreach (var step in run.Journal ?? [])

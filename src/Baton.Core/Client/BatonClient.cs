@@ -179,6 +179,7 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
             CreatedAt = run.CreatedAt,
             StartedAt = run.StartedAt,
             EndedAt = run.EndedAt,
+            Tags = run.Tags,
             Steps = [.. steps.Select(s => new StepInfo
             {
                 Id = s.Key,

@@ -35,6 +35,9 @@ public sealed class RunInfo
     /// <summary>When it ended.</summary>
     public DateTimeOffset? EndedAt { get; init; }
 
+    /// <summary>The run's tags.</summary>
+    public IReadOnlyList<string> Tags { get; init; } = [];
+
     /// <summary>The journal, in the order the steps were first recorded.</summary>
     public IReadOnlyList<StepInfo> Steps { get; init; } = [];
 

@@ -12,6 +12,15 @@ public sealed class TriggerOptions
     /// <summary>How long an <see cref="IdempotencyKey"/> is remembered. Default: 24 hours.</summary>
     public TimeSpan IdempotencyWindow { get; set; } = TimeSpan.FromHours(24);
 
+    /// <summary>The run expires (status <c>expired</c>, never runs) if no worker starts it within this long.</summary>
+    public TimeSpan? Ttl { get; set; }
+
+    /// <summary>Seconds the run jumps ahead (positive) or falls behind (negative) in its queue, instead of the function's priority; -600..600.</summary>
+    public int? Priority { get; set; }
+
+    /// <summary>Tags to find the run by (up to 10, each up to 128 characters).</summary>
+    public IList<string> Tags { get; } = [];
+
     /// <summary>The queue the run waits in, instead of its function's.</summary>
     public string? Queue { get; set; }
 

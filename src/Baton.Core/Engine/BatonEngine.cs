@@ -134,6 +134,11 @@ internal sealed partial class BatonEngine
                 $"A batch needs 1 to {Options.MaxBatchSize} payloads (BatonOptions.MaxBatchSize); it has {payloads.Count}.");
         }
 
+        if (options is not null)
+        {
+            ValidateTriggerOptions(options);
+        }
+
         await EnsureStartedAsync().ConfigureAwait(false);
         await EnsureFunctionExistsAsync(functionId, cancellationToken).ConfigureAwait(false);
         var now = Time.GetUtcNow();
@@ -141,6 +146,40 @@ internal sealed partial class BatonEngine
         var ids = await Storage.Runs.CreateAsync(runs, cancellationToken).ConfigureAwait(false);
         WorkAvailable.Set();
         return ids;
+    }
+
+    private static void ValidateTriggerOptions(TriggerOptions options)
+    {
+        var problems = new List<string>();
+        if (options.Ttl is { } ttl && ttl <= TimeSpan.Zero)
+        {
+            problems.Add($"Ttl is {ttl}; it must be positive");
+        }
+
+        if (options.Delay is { } delay && delay < TimeSpan.Zero)
+        {
+            problems.Add($"Delay is {delay}; it must not be negative");
+        }
+
+        if (options.IdempotencyKey is { Length: 0 or > 256 })
+        {
+            problems.Add("IdempotencyKey must have 1 to 256 characters");
+        }
+
+        if (options.Queue is { } queue && !FunctionRegistry.IsValidQueueName(queue))
+        {
+            problems.Add($"Queue '{queue}' is not a valid queue name; use 1-64 letters, digits, '.', '_' or '-'");
+        }
+
+        if (options.Tags.Count > 10 || options.Tags.Any(t => string.IsNullOrWhiteSpace(t) || t.Length > 128))
+        {
+            problems.Add("Tags must be at most 10, each 1 to 128 characters");
+        }
+
+        if (problems.Count > 0)
+        {
+            throw new ArgumentException("Invalid trigger options: " + string.Join("; ", problems) + ".", nameof(options));
+        }
     }
 
     /// <exception cref="UnknownFunctionException">No node registered a function with this id.</exception>
@@ -396,6 +435,11 @@ internal sealed partial class BatonEngine
             }
         }
 
+        if (options?.Priority is { } explicitPriority)
+        {
+            available = run.AvailableAt - TimeSpan.FromSeconds(Math.Clamp(explicitPriority, -MaxPrioritySeconds, MaxPrioritySeconds));
+        }
+
         if (options?.Delay is { } delay && delay > TimeSpan.Zero)
         {
             available = run.CreatedAt + delay;
@@ -418,6 +462,8 @@ internal sealed partial class BatonEngine
             DebounceKey = debounceKey,
             DebounceUntil = debounceUntil,
             QueueName = options?.Queue ?? rules.Queue,
+            StartBy = options?.Ttl is { } ttl ? (options.Delay is { } wait && wait > TimeSpan.Zero ? run.CreatedAt + wait : run.CreatedAt) + ttl : null,
+            Tags = options is null ? [] : [.. options.Tags.Distinct(StringComparer.Ordinal)],
         };
     }
 

@@ -106,6 +106,13 @@ internal sealed partial class RunExecution
     private async Task<bool> ApplyTimeoutsAsync()
     {
         var started = _claim.StartedAt ?? _engine.Time.GetUtcNow();
+        if (_claim.StartBy is { } startBy && started > startBy)
+        {
+            await CompleteAsync(RunStatus.Expired, null, new RunError("Baton.Ttl",
+                $"The run was not started before {startBy:O} (its TTL); a worker first took it at {started:O}."), _engine.Time.GetUtcNow()).ConfigureAwait(false);
+            return false;
+        }
+
         if (_function.StartTimeout is { } startTimeout && started - _claim.CreatedAt > startTimeout)
         {
             var waited = started - _claim.CreatedAt;

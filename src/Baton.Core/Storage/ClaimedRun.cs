@@ -13,4 +13,5 @@ public sealed record ClaimedRun(
     DateTimeOffset CreatedAt,
     string? ParentRunId = null,
     DateTimeOffset? StartedAt = null,
-    DateTimeOffset? FinishBy = null);
+    DateTimeOffset? FinishBy = null,
+    DateTimeOffset? StartBy = null);

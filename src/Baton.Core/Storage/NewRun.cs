@@ -46,6 +46,12 @@ public sealed record NewRun(
     /// <summary>The latest a debounced run may be pushed back to (its first event plus the debounce timeout).</summary>
     public DateTimeOffset DebounceUntil { get; init; } = DateTimeOffset.MaxValue;
 
+    /// <summary>The latest moment a worker may start the run; a later first claim expires it.</summary>
+    public DateTimeOffset? StartBy { get; init; }
+
+    /// <summary>The run's tags.</summary>
+    public IReadOnlyList<string> Tags { get; init; } = [];
+
     /// <summary>The queue (worker pool) the run waits in.</summary>
     public string QueueName { get; init; } = "default";
 

@@ -11,4 +11,8 @@ public sealed record RunRecord(
     int Attempt,
     DateTimeOffset CreatedAt,
     DateTimeOffset? StartedAt,
-    DateTimeOffset? EndedAt);
+    DateTimeOffset? EndedAt)
+{
+    /// <summary>The run's tags.</summary>
+    public IReadOnlyList<string> Tags { get; init; } = [];
+}

@@ -112,6 +112,38 @@ public abstract class CreationRulesTests : EngineTests
     }
 
     [Fact]
+    public async Task TriggerOptions_TtlExpiresAnUnstartedRun_PriorityJumpsAhead_AndTagsAreKept()
+    {
+        using var storage = NewStorage();
+        var time = new FakeTimeProvider(Start);
+        var order = new ConcurrentQueue<string>();
+        Action<BatonBuilder> function = b => b.AddFunction<Order>("job", null, async ctx => await ctx.Step.Run("record", () => order.Enqueue(ctx.Event.Data.OrderId)));
+        string stale, plain, urgent;
+        await using (var sender = await StartAsync(function, storage, time, o => o.RunWorker = false))
+        {
+            stale = await sender.Client.TriggerAsync("job", new Order("stale"), new TriggerOptions { Ttl = TimeSpan.FromMinutes(1) });
+            plain = await sender.Client.TriggerAsync("job", new Order("plain"));
+            var tagged = new TriggerOptions { Priority = 60 };
+            tagged.Tags.Add("customer:42");
+            tagged.Tags.Add("plan:pro");
+            urgent = await sender.Client.TriggerAsync("job", new Order("urgent"), tagged);
+            await Assert.ThrowsAsync<ArgumentException>(() => sender.Client.TriggerAsync("job", null, new TriggerOptions { Ttl = TimeSpan.Zero, Queue = "bad queue" }));
+            time.Advance(TimeSpan.FromMinutes(2));
+        }
+
+        await using var worker = await StartAsync(function, storage, time, o => o.MaxConcurrentRuns = 1);
+        var expired = await worker.WaitAsync(stale);
+        await worker.WaitAsync(plain);
+        var urgentRun = await worker.WaitAsync(urgent);
+
+        Assert.Equal(RunStatus.Expired, expired.Status);
+        Assert.Equal("Baton.Ttl", expired.Error!.Type);
+        Assert.Equal(["urgent", "plain"], order);
+        Assert.Equal(["customer:42", "plan:pro"], urgentRun.Tags);
+        Assert.Empty(expired.Tags);
+    }
+
+    [Fact]
     public async Task CreationRules_InvalidExpressions_FailStartup()
     {
         using var storage = NewStorage();
