@@ -178,7 +178,7 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
             result => result.RecordsAffected,
             notifiesWork: true);
 
-    public IDisposable SubscribeToWork(Action onWork) => new PostgreSqlListener(database, onWork, logger);
+    public IDisposable SubscribeToWork(Action onWork, Action<string>? onCancelled = null) => new PostgreSqlListener(database, onWork, onCancelled, logger);
 
     public async Task<IReadOnlyList<string>> LeaseOwnersAsync(CancellationToken cancellationToken)
     {

@@ -405,7 +405,8 @@ internal static class PostgreSqlWrites
 
     /// <summary>
     /// Ends an unfinished run and its unfinished descendants (a recursive walk down parent links), removing their queue rows
-    /// and waits. Returns one row (the run's parent and step, maybe null) when the run was cancelled, none when it had ended.
+    /// and waits, and notifies every node of each cancelled run at commit (so an execution elsewhere stops at once).
+    /// Returns one row (the run's parent and step, maybe null) when the run was cancelled, none when it had ended.
     /// </summary>
     public static PgCommand Cancel(string s, string runId, RunStatus status, RunError reason, DateTimeOffset now)
     {
@@ -425,12 +426,18 @@ internal static class PostgreSqlWrites
                     FROM dequeued d WHERE r.id = d.run_id
                     RETURNING r.id, r.parent_run_id, r.parent_step),
                 unwaited AS (
-                    DELETE FROM {s}.waits w USING dequeued d WHERE w.run_id = d.run_id)
-                SELECT parent_run_id, parent_step FROM ended WHERE id = @run
+                    DELETE FROM {s}.waits w USING dequeued d WHERE w.run_id = d.run_id),
+                notified AS (
+                    SELECT pg_notify(@channel, @prefix || run_id) FROM dequeued)
+                SELECT parent_run_id, parent_step FROM ended WHERE id = @run AND (SELECT COUNT(*) FROM notified) >= 0
                 """, returnsRows: true)
             .With("run", runId).With("status", (int)status).With("error", ErrorToDb(reason))
-            .With("inherited", ErrorToDb(inherited)).With("now", Ms(now));
+            .With("inherited", ErrorToDb(inherited)).With("now", Ms(now))
+            .With("channel", "baton_work_" + s).With("prefix", CancelPrefix);
     }
+
+    /// <summary>The payload prefix of a cancellation notice on the work channel: <c>cancel:</c> and the run id.</summary>
+    public const string CancelPrefix = "cancel:";
 
     /// <summary>The statements that report a cancellation (the result of <see cref="Cancel"/>) to the run's parent, if any.</summary>
     public static PgCommand[] ReportCancelToParent(string s, PgResult cancelled, string runId, RunStatus status, RunError reason, DateTimeOffset now) =>

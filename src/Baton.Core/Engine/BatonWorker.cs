@@ -40,7 +40,7 @@ internal sealed partial class BatonWorker(BatonEngine engine, IHostApplicationLi
         // Shutdown begins when the host starts stopping, before any hosted service is stopped.
         _onStopping = lifetime?.ApplicationStopping.Register(BeginShutdown) ?? default;
         await RecoverDeadLocalOwnersAsync().ConfigureAwait(false);
-        _workSubscription = engine.Storage.Queue.SubscribeToWork(engine.WorkAvailable.Set);
+        _workSubscription = engine.Storage.Queue.SubscribeToWork(engine.WorkAvailable.Set, StopCancelledRun);
         engine.RunCancelled += StopCancelledRun;
         _claimLoop = Task.Run(() => ClaimLoopAsync(_stopping.Token), CancellationToken.None);
         _heartbeatLoop = Task.Run(() => HeartbeatLoopAsync(_stopping.Token), CancellationToken.None);

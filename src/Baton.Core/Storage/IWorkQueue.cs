@@ -47,11 +47,12 @@ public interface IWorkQueue
     Task<int> ExpireLeasesAsync(string owner, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Calls <paramref name="onWork"/> whenever another node announces claimable work (PostgreSQL's LISTEN/NOTIFY), until
-    /// the returned subscription is disposed. Providers without notifications return a subscription that never calls;
-    /// workers then rely on polling for work from other processes.
+    /// Calls <paramref name="onWork"/> whenever another node announces claimable work, and <paramref name="onCancelled"/>
+    /// with the id of every run another node cancelled (PostgreSQL's LISTEN/NOTIFY), until the returned subscription is
+    /// disposed. Providers without notifications return a subscription that never calls; workers then rely on polling for
+    /// work, and learn of a cancellation at their run's next write or heartbeat.
     /// </summary>
-    IDisposable SubscribeToWork(Action onWork);
+    IDisposable SubscribeToWork(Action onWork, Action<string>? onCancelled = null);
 
     /// <summary>The distinct owners of leased runs.</summary>
     Task<IReadOnlyList<string>> LeaseOwnersAsync(CancellationToken cancellationToken);

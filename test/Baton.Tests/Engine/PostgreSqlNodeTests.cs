@@ -129,5 +129,41 @@ public sealed class PostgreSqlNodeTests
         Assert.Equal(10, storage.Scalar("SELECT COUNT(DISTINCT input) FROM runs"));
     }
 
+    [Fact]
+    public async Task CancelAsync_OnAnotherNode_StopsTheRunningStepAtOnce()
+    {
+        using var storage = new PostgresTestStorage();
+        var bodyStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var bodyCancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        // Heartbeats every two minutes: within this test only the cancellation notice can reach the step.
+        await using var worker = await TestHost.StartAsync(b => b.AddFunction<object>("long", null, async ctx =>
+            await ctx.Step.Run("forever", async step =>
+            {
+                bodyStarted.TrySetResult();
+                try
+                {
+                    await Task.Delay(Timeout.Infinite, step.CancellationToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    bodyCancelled.TrySetResult();
+                    throw;
+                }
+            })), storage, options: o =>
+            {
+                o.LeaseDuration = TimeSpan.FromMinutes(5);
+                o.HeartbeatInterval = TimeSpan.FromMinutes(2);
+            });
+        await using var other = await TestHost.StartAsync(_ => { }, storage, options: o => o.RunWorker = false);
+
+        var runId = await other.Client.TriggerAsync("long");
+        await bodyStarted.Task.WaitAsync(TestHost.Timeout);
+        Assert.True(await other.Client.CancelAsync(runId, "stop it"));
+
+        await bodyCancelled.Task.WaitAsync(TestHost.Timeout);
+        Assert.Equal(RunStatus.Cancelled, (await other.WaitAsync(runId)).Status);
+    }
+
     public sealed record Item(int I, string By);
 }
