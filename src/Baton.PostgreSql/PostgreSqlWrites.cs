@@ -291,7 +291,7 @@ internal static class PostgreSqlWrites
             .With("new_ids", replacing.Select(r => r.Id).ToArray());
         return new PgRound<T>([holders], results => then([.. results[0].Rows
             .DistinctBy(r => (string)r[0]!)
-            .Select(r => Cancel(s, (string)r[0]!, RunStatus.Cancelled, new RunError("Baton.RunCancelled", $"Replaced by run {(string)r[1]!} (singleton, mode cancel)."), now))]));
+            .Select(r => Cancel(s, (string)r[0]!, RunStatus.Cancelled, RunErrors.SingletonReplaced((string)r[1]!), now))]));
     }
 
     /// <summary>
@@ -388,13 +388,13 @@ internal static class PostgreSqlWrites
         }
 
         var cancels = chosen.Where(c => c.Wait.Kind == WaitKind.Cancel).ToList();
-        commands.AddRange(cancels.Select(c => Cancel(s, c.Wait.RunId, RunStatus.Cancelled, WaitMatching.CancelledBy(c.Event), now)));
+        commands.AddRange(cancels.Select(c => Cancel(s, c.Wait.RunId, RunStatus.Cancelled, RunErrors.CancelledByEvent(c.Event), now)));
         return new PgRound<T>(commands, results =>
         {
             var reports = new List<PgCommand>();
             for (var i = 0; i < cancels.Count; i++)
             {
-                reports.AddRange(ReportCancelToParent(s, results[commands.Count - cancels.Count + i], cancels[i].Wait.RunId, RunStatus.Cancelled, WaitMatching.CancelledBy(cancels[i].Event), now));
+                reports.AddRange(ReportCancelToParent(s, results[commands.Count - cancels.Count + i], cancels[i].Wait.RunId, RunStatus.Cancelled, RunErrors.CancelledByEvent(cancels[i].Event), now));
             }
 
             return reports.Count == 0
@@ -410,7 +410,7 @@ internal static class PostgreSqlWrites
     /// </summary>
     public static PgCommand Cancel(string s, string runId, RunStatus status, RunError reason, DateTimeOffset now)
     {
-        var inherited = new RunError("Baton.ParentCancelled", $"Cancelled with its parent run {runId}: {reason.Message}");
+        var inherited = RunErrors.ParentCancelled(runId, reason);
         return new PgCommand($"""
                 WITH RECURSIVE tree AS (
                     SELECT id FROM {s}.runs WHERE id = @run AND ended_at IS NULL
@@ -477,14 +477,10 @@ internal static class PostgreSqlWrites
                     """, returnsRows: true)
                 .With("parent", parentRunId).With("step", stepKey).With("completed", completed)
                 .With("output", completed ? output : null)
-                .With("error", completed ? null : ErrorToDb(ChildError(childRunId, status, error)))
+                .With("error", completed ? null : ErrorToDb(RunErrors.ChildEnded(childRunId, status, error)))
                 .With("now", Ms(now)),
         ];
     }
-
-    /// <summary>The error a parent sees for a child that did not complete.</summary>
-    public static RunError ChildError(string childRunId, RunStatus status, RunError? error) =>
-        error ?? new RunError("Baton.ChildRunEnded", $"Child run {childRunId} ended {status.ToWireName()}.");
 
     /// <summary>
     /// CTEs that wake the runs whose waits the CTE <c>gone</c> removed: due now if suspended; marked woken if still

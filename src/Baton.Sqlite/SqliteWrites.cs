@@ -73,7 +73,7 @@ internal static class SqliteWrites
                 return holder;
             }
 
-            CancelRun(writer, holder, RunStatus.Cancelled, SingletonReplaced(run.Id), run.CreatedAt);
+            CancelRun(writer, holder, RunStatus.Cancelled, RunErrors.SingletonReplaced(run.Id), run.CreatedAt);
         }
 
         // Rate rules: a rate limit drops a run that does not conform (recorded as skipped); a throttle delays it.
@@ -236,7 +236,7 @@ internal static class SqliteWrites
         {
             if (wait.Kind == WaitKind.Cancel)
             {
-                CancelRun(writer, wait.RunId, RunStatus.Cancelled, WaitMatching.CancelledBy(e), now);
+                CancelRun(writer, wait.RunId, RunStatus.Cancelled, RunErrors.CancelledByEvent(e), now);
             }
             else
             {
@@ -328,7 +328,7 @@ internal static class SqliteWrites
         {
             var completed = status == RunStatus.Completed;
             ResolveWait(writer, parent, step, completed ? StepStatus.Completed : StepStatus.Failed, completed ? output : null,
-                completed ? null : ChildError(childRunId, status, error), now);
+                completed ? null : RunErrors.ChildEnded(childRunId, status, error), now);
         }
         else
         {
@@ -346,14 +346,6 @@ internal static class SqliteWrites
                 .ExecuteNonQuery();
         }
     }
-
-    /// <summary>The error recorded on a singleton's run that a newer run replaced.</summary>
-    public static RunError SingletonReplaced(string newRunId) =>
-        new("Baton.RunCancelled", $"Replaced by run {newRunId} (singleton, mode cancel).");
-
-    /// <summary>The error a parent sees for a child that did not complete.</summary>
-    public static RunError ChildError(string childRunId, RunStatus status, RunError? error) =>
-        error ?? new RunError("Baton.ChildRunEnded", $"Child run {childRunId} ended {status.ToWireName()}.");
 
     /// <summary>
     /// Ends an unfinished run (cancelled, timed out, expired), removes its waits, reports to its parent and cancels its
@@ -381,7 +373,7 @@ internal static class SqliteWrites
             }
         }
 
-        var inherited = new RunError("Baton.ParentCancelled", $"Cancelled with its parent run {runId}: {reason.Message}");
+        var inherited = RunErrors.ParentCancelled(runId, reason);
         foreach (var child in children)
         {
             CancelRun(writer, child, RunStatus.Cancelled, inherited, now);

@@ -88,10 +88,6 @@ internal static partial class WaitMatching
     /// <summary>The JSON a resolved wait records as its step's result: the event as <c>{id, name, data, ts}</c>.</summary>
     public static string ResultJson(EventRecord record) => EventJson.ToObject(record);
 
-    /// <summary>The error recorded on a run a cancel rule cancelled: which event did it.</summary>
-    public static RunError CancelledBy(EventRecord record) =>
-        new("Baton.RunCancelled", $"Cancelled by event '{record.Name}' ({record.Id}).");
-
     private static bool Satisfies(string condition, string? triggerInputJson, EventRecord record, Dictionary<int, JsonElement> incoming, int index)
     {
         CelExpression expression;
