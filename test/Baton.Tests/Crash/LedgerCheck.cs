@@ -33,23 +33,12 @@ public static class LedgerCheck
     }
 
     /// <summary>The most executions of step <paramref name="key"/> that ran at the same instant, over every process.</summary>
-    public static int MaxOverlap(string ledger, string key)
-    {
-        var edges = Directory.GetFiles(Path.GetDirectoryName(ledger)!, Path.GetFileName(ledger) + ".*")
+    public static int MaxOverlap(string ledger, string key) =>
+        Spans.MaxOverlap(Directory.GetFiles(Path.GetDirectoryName(ledger)!, Path.GetFileName(ledger) + ".*")
             .SelectMany(File.ReadAllLines)
             .Select(l => l.Split('\t'))
             .Where(p => p[2] == key)
-            .SelectMany(p => new[] { (At: long.Parse(p[4], System.Globalization.CultureInfo.InvariantCulture), Delta: 1), (At: long.Parse(p[0], System.Globalization.CultureInfo.InvariantCulture), Delta: -1) })
-            .OrderBy(e => e.At).ThenBy(e => e.Delta);
-        int open = 0, max = 0;
-        foreach (var (_, delta) in edges)
-        {
-            open += delta;
-            max = Math.Max(max, open);
-        }
-
-        return max;
-    }
+            .Select(p => (long.Parse(p[4], System.Globalization.CultureInfo.InvariantCulture), long.Parse(p[0], System.Globalization.CultureInfo.InvariantCulture))));
 
     /// <summary>Every line of every process's ledger file.</summary>
     public static List<(long Timestamp, string RunId, string Key, string Execution)> Lines(string ledger) =>

@@ -25,20 +25,8 @@ public abstract class ConcurrencyTests : EngineTests
         public int Count => _spans.Count;
 
         /// <summary>The most spans (of <paramref name="key"/>, or of all) open at one instant.</summary>
-        public int MaxOverlap(string? key = null)
-        {
-            var edges = _spans.Where(s => key is null || s.Key == key)
-                .SelectMany(s => new[] { (At: s.Start, Delta: 1), (At: s.End, Delta: -1) })
-                .OrderBy(e => e.At).ThenBy(e => e.Delta);
-            int open = 0, max = 0;
-            foreach (var (_, delta) in edges)
-            {
-                open += delta;
-                max = Math.Max(max, open);
-            }
-
-            return max;
-        }
+        public int MaxOverlap(string? key = null) =>
+            Spans.MaxOverlap(_spans.Where(s => key is null || s.Key == key).Select(s => (s.Start, s.End)));
 
         /// <summary>The start of the <paramref name="index"/>-th span of a key, in order.</summary>
         public long StartOf(string key, int index) => _spans.Where(s => s.Key == key).Select(s => s.Start).Order().ElementAt(index);
