@@ -4,7 +4,13 @@ using Baton.Benchmarks.Scenarios;
 namespace Baton.Benchmarks;
 
 /// <summary>Runs each scenario's repetitions for every system and storage, shows progress, and adds the ratios.</summary>
-public sealed class BenchRunner(BenchSettings settings, BenchEnvironment environment, IHangfirePeer hangfire, IReadOnlyCollection<string>? only)
+public sealed class BenchRunner(
+    BenchSettings settings,
+    BenchEnvironment environment,
+    IHangfirePeer hangfire,
+    IReadOnlyCollection<string>? only,
+    IReadOnlyCollection<string>? storagesOnly = null,
+    bool withPeers = true)
 {
     private readonly List<Measurement> _results = [];
     private readonly BatonScenarios _baton = new(environment);
@@ -12,8 +18,11 @@ public sealed class BenchRunner(BenchSettings settings, BenchEnvironment environ
 
     public async Task<IReadOnlyList<Measurement>> RunAllAsync()
     {
-        var storages = new[] { BenchStorage.Sqlite, BenchStorage.PostgreSql };
-        var peers = new[] { PeerStorage.InMemory, PeerStorage.Sqlite, PeerStorage.PostgreSql };
+        // --storage and --no-peers narrow a run while profiling; a full run measures everything for the ratios.
+        var storages = new[] { BenchStorage.Sqlite, BenchStorage.PostgreSql }
+            .Where(s => storagesOnly is null || storagesOnly.Contains(s.ToString(), StringComparer.OrdinalIgnoreCase)).ToArray();
+        var peers = new[] { PeerStorage.InMemory, PeerStorage.Sqlite, PeerStorage.PostgreSql }
+            .Where(p => withPeers && (storagesOnly is null || storagesOnly.Contains(p.ToString(), StringComparer.OrdinalIgnoreCase))).ToArray();
 
         if (Selected("storage-limit"))
         {
@@ -69,17 +78,21 @@ public sealed class BenchRunner(BenchSettings settings, BenchEnvironment environ
             foreach (var storage in storages)
             {
                 var memory = new List<double>();
-                var lateness = new List<double>();
+                var burst = new List<double>();
+                var spread = new List<double>();
                 for (var rep = 1; rep <= Math.Min(settings.Repetitions, 1); rep++)
                 {
-                    Progress($"scale, {settings.SleepingRuns} sleeping runs", "Baton", storage.ToString(), rep, 1);
-                    var (added, late) = await _baton.SleepingRunsAsync(storage, settings.SleepingRuns, settings.SleepFor);
+                    Progress($"scale, {settings.SleepingRuns} sleeping runs due at one moment", "Baton", storage.ToString(), rep, 1);
+                    var (added, late) = await _baton.SleepingRunsAsync(storage, settings.SleepingRuns, settings.SleepFor, TimeSpan.Zero);
                     memory.Add(added);
-                    lateness.Add(late);
+                    burst.Add(late);
+                    Progress($"scale, {settings.SleepingRuns} sleeping runs due over {settings.WakeSpread.TotalSeconds:0} s", "Baton", storage.ToString(), rep, 1);
+                    spread.Add((await _baton.SleepingRunsAsync(storage, settings.SleepingRuns, settings.SleepFor, settings.WakeSpread)).MaxLatenessSeconds);
                 }
 
                 Add(Summarize($"scale, {settings.SleepingRuns} sleeping runs: memory added", "Baton", storage.ToString(), "MB", memory));
-                Add(Summarize($"scale, {settings.SleepingRuns} sleeping runs: latest wake after due", "Baton", storage.ToString(), "s", lateness));
+                Add(Summarize($"scale, {settings.SleepingRuns} sleeping runs due at one moment: latest wake after due", "Baton", storage.ToString(), "s", burst));
+                Add(Summarize($"scale, {settings.SleepingRuns} sleeping runs due over {settings.WakeSpread.TotalSeconds:0} s: latest wake after due", "Baton", storage.ToString(), "s", spread));
             }
 
             foreach (var storage in storages)

@@ -2,6 +2,7 @@
 // with the same durability on both sides. Prints figures and ratios; writes bench/results/latest.json and latest.md.
 //
 //   dotnet run -c Release --project bench/Baton.Benchmarks [-- --quick] [--reps N] [--only name,name] [--output DIR]
+//       [--storage sqlite|postgresql] [--no-peers] [--runs N]      (narrower runs while profiling)
 using Baton.Benchmarks;
 using Baton.Benchmarks.Peers;
 using Baton.Benchmarks.Scenarios;
@@ -18,6 +19,12 @@ var repetitions = Option("--reps") is { } reps ? int.Parse(reps, System.Globaliz
 var only = Option("--only")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 var output = Option("--output") ?? Path.Combine(RepositoryRoot(), "bench", "results");
 var settings = quick ? BenchSettings.Smoke() : BenchSettings.Full(repetitions);
+if (Option("--runs") is { } runs)
+{
+    settings = settings with { BatonRuns = int.Parse(runs, System.Globalization.CultureInfo.InvariantCulture) };
+}
+
+var storagesOnly = Option("--storage")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
 var work = Directory.CreateTempSubdirectory("baton-bench-").FullName;
 Console.Error.WriteLine($"Starting a throwaway PostgreSQL server (synchronous_commit=on, fsync=on); scratch in {work}");
@@ -26,7 +33,7 @@ await using var postgres = Environment.GetEnvironmentVariable("BATON_BENCH_POSTG
     : await PostgresServer.StartThrowawayAsync();
 var connection = Environment.GetEnvironmentVariable("BATON_BENCH_POSTGRES") is { Length: > 0 } given ? given : postgres!.ConnectionString;
 var environment = new BenchEnvironment(work, connection);
-var runner = new BenchRunner(settings, environment, new HangfirePeer(work, connection), only);
+var runner = new BenchRunner(settings, environment, new HangfirePeer(work, connection), only, storagesOnly, !args.Contains("--no-peers"));
 var results = await runner.RunAllAsync();
 
 Console.WriteLine();

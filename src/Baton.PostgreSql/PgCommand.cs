@@ -13,6 +13,12 @@ internal sealed class PgCommand(string sql, bool returnsRows = false)
 
     public List<NpgsqlParameter> Parameters { get; } = [];
 
+    /// <summary>
+    /// How the writer may fold this statement with others of the same kind in one round into a single multi-row
+    /// statement (null: never). Only a round that is this one statement alone is folded.
+    /// </summary>
+    public PgMerge? Merge { get; init; }
+
     /// <summary>Adds a parameter typed by <typeparamref name="T"/>, so that a null still has a type for PostgreSQL.</summary>
     public PgCommand With<T>(string name, T value)
     {

@@ -220,9 +220,15 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
             unwaited AS (
                 DELETE FROM {S}.waits WHERE run_id = (SELECT run_id FROM done))
             """;
-        var command = PostgreSqlWrites.AppendEvents(S, completion.Emitted, prefix, "EXISTS (SELECT 1 FROM done)",
-                "SELECT (SELECT COUNT(*) FROM done), (SELECT parent_run_id FROM ended), (SELECT parent_step FROM ended), ARRAY(SELECT id FROM new_events)")
-            .WithLease(lease)
+        var command = completion.Emitted.Count == 0
+            ? new PgCommand($"{prefix} SELECT (SELECT COUNT(*) FROM done), (SELECT parent_run_id FROM ended), (SELECT parent_step FROM ended), ARRAY[]::text[]", returnsRows: true)
+            {
+                // The common end, with no event to append: ends of many runs in one round go as one statement (PgMerge).
+                Merge = new PgMerge($"complete:{S}", lease.RunId, (lease, completion), Completions, SplitCompletion),
+            }
+            : PostgreSqlWrites.AppendEvents(S, completion.Emitted, prefix, "EXISTS (SELECT 1 FROM done)",
+                "SELECT (SELECT COUNT(*) FROM done), (SELECT parent_run_id FROM ended), (SELECT parent_step FROM ended), ARRAY(SELECT id FROM new_events)");
+        command.WithLease(lease)
             .With("status", (int)completion.Status).With("output", completion.OutputJson)
             .With("error", ErrorToDb(completion.Error)).With("ended", Ms(completion.EndedAt));
         var emitted = completion.Emitted.Select(e => e.Event).ToList();
@@ -251,6 +257,46 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
                 return PgNext<bool>.More(new(report, _ => resolution is null ? PgNext<bool>.Done(true) : PgNext<bool>.More(resolution), NotifiesWork: true));
             },
             NotifiesWork: completion.Emitted.Any(e => e.Runs.Count > 0)));
+    }
+
+    /// <summary>The ends of several runs that emit no event, each only if its lease holds; returns the runs ended.</summary>
+    private PgCommand Completions(IReadOnlyList<object> rows)
+    {
+        var parts = rows.Cast<(RunLease Lease, RunCompletion Completion)>().ToList();
+        return new PgCommand($"""
+                WITH v AS (
+                    SELECT * FROM unnest(@runs, @owners, @tokens, @statuses, @outputs, @errors, @endeds)
+                        AS v(run_id, owner, token, status, output, error, ended)),
+                done AS (
+                    DELETE FROM {S}.queue q USING v WHERE q.run_id = v.run_id AND q.owner = v.owner AND q.token = v.token
+                    RETURNING q.run_id),
+                ended AS (
+                    UPDATE {S}.runs r SET status = v.status, output = v.output, error = v.error, ended_at = v.ended
+                    FROM v WHERE r.id = v.run_id AND r.id IN (SELECT run_id FROM done)
+                    RETURNING r.id, r.parent_run_id, r.parent_step),
+                unwaited AS (
+                    DELETE FROM {S}.waits WHERE run_id IN (SELECT run_id FROM done))
+                SELECT id, parent_run_id, parent_step FROM ended
+                """, returnsRows: true)
+            .With("runs", parts.Select(p => p.Lease.RunId).ToArray())
+            .With("owners", parts.Select(p => p.Lease.Owner).ToArray())
+            .With("tokens", parts.Select(p => p.Lease.Token).ToArray())
+            .With("statuses", parts.Select(p => (int)p.Completion.Status).ToArray())
+            .With("outputs", parts.Select(p => p.Completion.OutputJson).ToArray())
+            .With("errors", parts.Select(p => ErrorToDb(p.Completion.Error)).ToArray())
+            .With("endeds", parts.Select(p => Ms(p.Completion.EndedAt)).ToArray());
+    }
+
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<PgResult, Dictionary<string, object?[]>> EndedRuns = [];
+
+    /// <summary>The row the single statement would have returned: (ended 1 or 0, parent run, parent step, no events).</summary>
+    private static PgResult SplitCompletion(PgResult folded, object row)
+    {
+        var ((runId, _, _), _) = ((RunLease, RunCompletion))row;
+        var ended = EndedRuns.GetValue(folded, f => f.Rows.ToDictionary(r => (string)r[0]!, StringComparer.Ordinal));
+        return new PgResult(
+            [ended.TryGetValue(runId, out var r) ? [1L, r[1], r[2], Array.Empty<string>()] : [0L, null, null, Array.Empty<string>()]],
+            1);
     }
 
     public Task SetFinishByAsync(RunLease lease, DateTimeOffset deadline, CancellationToken cancellationToken) =>
@@ -409,7 +455,47 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
         """;
 
     private PgCommand FencedStep(RunLease lease, StepRecord step) =>
-        new PgCommand($"{UpsertStep(S)} WHERE EXISTS (SELECT 1 FROM {S}.queue WHERE {Leased}) {OnStepConflict}").WithLease(lease).WithStep(step);
+        new PgCommand($"{UpsertStep(S)} WHERE EXISTS (SELECT 1 FROM {S}.queue WHERE {Leased}) {OnStepConflict}")
+        {
+            // Checkpoints of many runs in one round go as one statement (see PgMerge); one run's step key only once.
+            Merge = new PgMerge($"fenced-step:{S}", $"{lease.RunId}\n{step.Key}", (lease, step), FencedSteps, SplitFencedStep),
+        }.WithLease(lease).WithStep(step);
+
+    /// <summary>Checkpoints of several runs, each written only if its lease holds; returns the (run, key) written.</summary>
+    private PgCommand FencedSteps(IReadOnlyList<object> rows)
+    {
+        var parts = rows.Cast<(RunLease Lease, StepRecord Step)>().ToList();
+        return new PgCommand($"""
+                INSERT INTO {S}.steps (run_id, key, kind, status, output, error, attempts, started_at, ended_at, wake_at)
+                SELECT v.run_id, v.key, v.kind, v.status, v.output, v.error, v.attempts, v.started, v.ended, v.wake
+                FROM unnest(@runs, @owners, @tokens, @keys, @kinds, @statuses, @outputs, @errors, @attempts, @starteds, @endeds, @wakes)
+                    AS v(run_id, owner, token, key, kind, status, output, error, attempts, started, ended, wake)
+                WHERE EXISTS (SELECT 1 FROM {S}.queue q WHERE q.run_id = v.run_id AND q.owner = v.owner AND q.token = v.token)
+                {OnStepConflict}
+                RETURNING run_id, key
+                """, returnsRows: true)
+            .With("runs", parts.Select(p => p.Lease.RunId).ToArray())
+            .With("owners", parts.Select(p => p.Lease.Owner).ToArray())
+            .With("tokens", parts.Select(p => p.Lease.Token).ToArray())
+            .With("keys", parts.Select(p => p.Step.Key).ToArray())
+            .With("kinds", parts.Select(p => (int)p.Step.Kind).ToArray())
+            .With("statuses", parts.Select(p => (int)p.Step.Status).ToArray())
+            .With("outputs", parts.Select(p => p.Step.OutputJson).ToArray())
+            .With("errors", parts.Select(p => ErrorToDb(p.Step.Error)).ToArray())
+            .With("attempts", parts.Select(p => p.Step.Attempts).ToArray())
+            .With("starteds", parts.Select(p => Ms(p.Step.StartedAt)).ToArray())
+            .With("endeds", parts.Select(p => MsOrNull(p.Step.EndedAt)).ToArray())
+            .With("wakes", parts.Select(p => MsOrNull(p.Step.WakeAt)).ToArray());
+    }
+
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<PgResult, HashSet<string>> WrittenSteps = [];
+
+    private static PgResult SplitFencedStep(PgResult folded, object row)
+    {
+        var (lease, step) = ((RunLease, StepRecord))row;
+        var written = WrittenSteps.GetValue(folded, f => f.Rows.Select(r => $"{r[0]}\n{r[1]}").ToHashSet(StringComparer.Ordinal));
+        return new PgResult([], written.Contains($"{lease.RunId}\n{step.Key}") ? 1 : 0);
+    }
 
     private Task Requeue(RunLease lease, DateTimeOffset due, RunStatus status, int? attempt)
     {

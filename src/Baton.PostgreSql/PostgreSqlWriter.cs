@@ -76,8 +76,17 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
         {
             try
             {
-                while (batch.Count > 0 && await TryWriteAsync(batch).ConfigureAwait(false) is var culprit and >= 0)
+                var fold = true;
+                while (batch.Count > 0 && await TryWriteAsync(batch, fold).ConfigureAwait(false) is var culprit and not Written)
                 {
+                    if (culprit == FoldedStatementFailed)
+                    {
+                        // A folded statement broke the transaction: which of its rows did is unknown, so the batch is
+                        // sent again with every statement on its own, and the failure falls on its own write.
+                        fold = false;
+                        continue;
+                    }
+
                     // One write made PostgreSQL abort the transaction: it fails alone; the others are sent again.
                     batch.RemoveAt(culprit);
                 }
@@ -94,11 +103,15 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
         }
     }
 
+    private const int Written = -1;
+    private const int FoldedStatementFailed = -2;
+
     /// <summary>
     /// Writes the batch in one transaction: every write's first round in one round trip, then the further rounds of the
-    /// writes that have them, then one commit. Returns -1 when done, or the index of a write that broke the transaction.
+    /// writes that have them, then one commit. Returns <see cref="Written"/> when done, the index of a write that broke
+    /// the transaction, or <see cref="FoldedStatementFailed"/>.
     /// </summary>
-    private async Task<int> TryWriteAsync(List<WriteOperation> operations)
+    private async Task<int> TryWriteAsync(List<WriteOperation> operations, bool fold)
     {
         _connection ??= await _dataSource.OpenConnectionAsync().ConfigureAwait(false);
         await using var transaction = await _connection.BeginTransactionAsync().ConfigureAwait(false);
@@ -113,8 +126,8 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
         {
             var notify = !notified && active.Any(a => a.Operation.NotifiesWork);
             notified |= notify;
-            var culprit = await RunRoundAsync(transaction, active, notify).ConfigureAwait(false);
-            if (culprit >= 0)
+            var culprit = await RunRoundAsync(transaction, active, notify, fold).ConfigureAwait(false);
+            if (culprit != Written)
             {
                 return culprit;
             }
@@ -140,23 +153,60 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
             operation.Complete();
         }
 
-        return -1;
+        return Written;
     }
 
-    /// <summary>Sends the current round of every active write as one batch and hands each its results.</summary>
-    private async Task<int> RunRoundAsync(NpgsqlTransaction transaction, List<(WriteOperation Operation, int Index)> active, bool notify)
+    /// <summary>
+    /// Sends the current round of every active write as one batch and hands each its results. With <paramref name="fold"/>,
+    /// single-statement rounds of the same <see cref="PgMerge.Kind"/> go as one multi-row statement.
+    /// </summary>
+    private async Task<int> RunRoundAsync(NpgsqlTransaction transaction, List<(WriteOperation Operation, int Index)> active, bool notify, bool fold)
     {
         await using var batch = new NpgsqlBatch(_connection, transaction);
+
+        // Each statement sent, and the parts it answers: (position in active, command of that write's round).
+        var statements = new List<(PgCommand Command, List<(int Active, int Command)> Parts)>();
+        var folds = new Dictionary<string, (int Statement, HashSet<string> Identities)>(StringComparer.Ordinal);
+        for (var a = 0; a < active.Count; a++)
+        {
+            var commands = active[a].Operation.Commands;
+            for (var c = 0; c < commands.Count; c++)
+            {
+                if (fold && commands.Count == 1 && commands[c].Merge is { } merge)
+                {
+                    if (folds.TryGetValue(merge.Kind, out var open) && open.Identities.Add(merge.Identity))
+                    {
+                        statements[open.Statement].Parts.Add((a, c));
+                        continue;
+                    }
+
+                    if (open.Identities is null)
+                    {
+                        folds[merge.Kind] = (statements.Count, new HashSet<string>(StringComparer.Ordinal) { merge.Identity });
+                    }
+                }
+
+                statements.Add((commands[c], [(a, c)]));
+            }
+        }
+
         var owners = new List<int>();
         var returnsRows = new List<bool>();
-        foreach (var (operation, index) in active)
+        var folded = new List<bool>();
+        for (var i = 0; i < statements.Count; i++)
         {
-            foreach (var command in operation.Commands)
+            var (command, parts) = statements[i];
+            if (parts.Count > 1)
             {
-                batch.BatchCommands.Add(command.ToBatchCommand());
-                owners.Add(index);
-                returnsRows.Add(command.ReturnsRows);
+                var merge = command.Merge!;
+                command = merge.Build([.. parts.Select(p => active[p.Active].Operation.Commands[p.Command].Merge!.Row)]);
+                statements[i] = (command, parts);
             }
+
+            batch.BatchCommands.Add(command.ToBatchCommand());
+            owners.Add(active[parts[0].Active].Index);
+            returnsRows.Add(command.ReturnsRows);
+            folded.Add(parts.Count > 1);
         }
 
         if (notify)
@@ -164,6 +214,7 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
             batch.BatchCommands.Add(new PgCommand("SELECT pg_notify(@channel, '')", returnsRows: true).With("channel", _channel).ToBatchCommand());
             owners.Add(-1);
             returnsRows.Add(true);
+            folded.Add(false);
         }
 
         var rowsByCommand = new List<object?[]>[owners.Count];
@@ -208,7 +259,13 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
         catch (PostgresException ex) when (ex.BatchCommand is { } failed && !ex.IsTransient)
         {
             await transaction.RollbackAsync().ConfigureAwait(false);
-            var owner = owners[batch.BatchCommands.IndexOf(failed)];
+            var position = batch.BatchCommands.IndexOf(failed);
+            if (folded[position])
+            {
+                return FoldedStatementFailed;
+            }
+
+            var owner = owners[position];
             if (owner < 0)
             {
                 throw;
@@ -224,17 +281,24 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
             throw;
         }
 
-        var results = rowsByCommand.Select((rows, i) => new PgResult(rows, batch.BatchCommands[i].RecordsAffected)).ToList();
-        var offset = 0;
-        foreach (var (operation, _) in active)
+        var results = active.Select(a => new PgResult[a.Operation.Commands.Count]).ToList();
+        for (var i = 0; i < statements.Count; i++)
         {
-            // Fenced writes wrote nothing when their lease was lost, so a failed interpretation leaves the rest intact.
-            var count = operation.Commands.Count;
-            operation.Continue(results.GetRange(offset, count));
-            offset += count;
+            var result = new PgResult(rowsByCommand[i], batch.BatchCommands[i].RecordsAffected);
+            foreach (var (a, c) in statements[i].Parts)
+            {
+                var merge = active[a].Operation.Commands[c].Merge;
+                results[a][c] = folded[i] ? merge!.Split(result, merge.Row) : result;
+            }
         }
 
-        return -1;
+        for (var a = 0; a < active.Count; a++)
+        {
+            // Fenced writes wrote nothing when their lease was lost, so a failed interpretation leaves the rest intact.
+            active[a].Operation.Continue(results[a]);
+        }
+
+        return Written;
     }
 
     private async Task ResetConnectionAsync()

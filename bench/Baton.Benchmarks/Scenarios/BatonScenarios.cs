@@ -15,12 +15,21 @@ public sealed class BatonScenarios(BenchEnvironment environment)
     public async Task<double> ThroughputAsync(BenchStorage storage, int runs, int steps)
     {
         var database = BenchEnvironment.NewName("tp");
+        var lastSteps = 0;
         void Functions(BatonBuilder b) => b.AddFunction<JsonElement>("noop", f => f.TriggerOn("bench/go"), async ctx =>
         {
             for (var i = 0; i < steps; i++)
             {
                 var n = i;
-                await ctx.Step.Run("step", () => n);
+                await ctx.Step.Run("step", () =>
+                {
+                    if (n == steps - 1)
+                    {
+                        Interlocked.Increment(ref lastSteps);
+                    }
+
+                    return n;
+                });
             }
         });
 
@@ -34,7 +43,7 @@ public sealed class BatonScenarios(BenchEnvironment environment)
 
         var clock = Stopwatch.StartNew();
         await using var worker = await BatonNode.StartAsync(environment, storage, database, Functions);
-        await DatabaseProbe.WaitUntilDoneAsync(environment, storage, database, TimeSpan.FromSeconds(Math.Max(60, runs / 20)));
+        await DatabaseProbe.WaitUntilDoneAsync(environment, storage, database, TimeSpan.FromSeconds(Math.Max(60, runs / 20)), () => Volatile.Read(ref lastSteps) >= runs);
         return runs / clock.Elapsed.TotalSeconds;
     }
 
@@ -135,10 +144,12 @@ public sealed class BatonScenarios(BenchEnvironment environment)
     }
 
     /// <summary>
-    /// N runs sleeping at once until the same moment: process memory added while they sleep, and how late the last one
-    /// woke. Returns (MB added, seconds of lateness at the 100th percentile).
+    /// N runs sleeping at once, due at one moment (<paramref name="spread"/> zero: how fast a node drains a burst of
+    /// wake-ups) or evenly over <paramref name="spread"/> (how punctual timers are while many sleep): process memory
+    /// added while they sleep, and how late the latest one woke. Returns (MB added, seconds of lateness at the 100th
+    /// percentile).
     /// </summary>
-    public async Task<(double AddedMegabytes, double MaxLatenessSeconds)> SleepingRunsAsync(BenchStorage storage, int runs, TimeSpan sleepFor)
+    public async Task<(double AddedMegabytes, double MaxLatenessSeconds)> SleepingRunsAsync(BenchStorage storage, int runs, TimeSpan sleepFor, TimeSpan spread)
     {
         var database = BenchEnvironment.NewName("sleep");
         var lateness = new ConcurrentBag<double>();
@@ -157,7 +168,8 @@ public sealed class BatonScenarios(BenchEnvironment environment)
         var before = MemoryMegabytes();
         foreach (var chunk in Enumerable.Range(0, runs).Chunk(1000))
         {
-            await node.Client.SendAsync(chunk.Select(i => new BatonEvent("bench/sleep", new { i, wakeAt = wakeAt.ToUnixTimeMilliseconds() })));
+            // Run i is due at wakeAt + spread * i / runs: all at one moment (spread 0), or evenly over the spread.
+            await node.Client.SendAsync(chunk.Select(i => new BatonEvent("bench/sleep", new { i, wakeAt = (wakeAt + spread * i / runs).ToUnixTimeMilliseconds() })));
         }
 
         // All asleep: every run has suspended (none is claimable before the wake time).

@@ -243,6 +243,62 @@ public abstract class StorageContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ManyConcurrentCheckpointsAndEnds_StaleLeasesAmongThem_EachWriteAnswersForItself()
+    {
+        // Sent at once, these land in the same group commit (PostgreSQL folds same-kind statements into one): every
+        // write must still be fenced by its own lease and report its own outcome.
+        await Storage.Runs.CreateAsync([.. Enumerable.Range(0, 60).Select(i => Run($"r{i}"))], default);
+        var leases = (await Storage.Queue.ClaimAsync("w", ["f"], 60, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), null, default))
+            .Select(c => c.Lease).OrderBy(l => l.RunId, StringComparer.Ordinal).ToList();
+        Assert.Equal(60, leases.Count);
+        static bool Stale(int i) => i % 7 == 3;
+        RunLease LeaseOf(int i) => Stale(i) ? leases[i] with { Token = leases[i].Token - 1 } : leases[i];
+
+        var checkpoints = Enumerable.Range(0, 60).Select(i => (i, Task: Storage.Queue.CheckpointAsync(LeaseOf(i), Step($"s{i % 3}", output: $"{i}"), default))).ToList();
+        foreach (var (i, task) in checkpoints)
+        {
+            if (Stale(i))
+            {
+                await Assert.ThrowsAsync<LeaseLostException>(() => task);
+            }
+            else
+            {
+                await task;
+            }
+        }
+
+        var ends = Enumerable.Range(0, 30).Select(i => (i, Task: Storage.Queue.CompleteAsync(LeaseOf(i), new RunCompletion(RunStatus.Completed, $"\"done {i}\"", null, Start, []), default))).ToList();
+        foreach (var (i, task) in ends)
+        {
+            if (Stale(i))
+            {
+                await Assert.ThrowsAsync<LeaseLostException>(() => task);
+            }
+            else
+            {
+                await task;
+            }
+        }
+
+        for (var i = 0; i < 60; i++)
+        {
+            var steps = await Storage.Runs.GetStepsAsync(leases[i].RunId, default);
+            var run = (await Storage.Runs.GetAsync(leases[i].RunId, default))!;
+            if (Stale(i))
+            {
+                Assert.Empty(steps);
+                Assert.Equal(RunStatus.Running, run.Status);
+                continue;
+            }
+
+            var step = Assert.Single(steps);
+            Assert.Equal(($"s{i % 3}", $"{i}"), (step.Key, step.OutputJson));
+            Assert.Equal(i < 30 ? RunStatus.Completed : RunStatus.Running, run.Status);
+            Assert.Equal(i < 30 ? $"\"done {i}\"" : null, run.OutputJson);
+        }
+    }
+
+    [Fact]
     public async Task Purge_DeletesEndedRunsWithStepsAndOldEvents_KeepsUnfinishedRuns()
     {
         await Storage.Events.AppendAsync([new EventAppend(Event("old-event"), [Run("ended", eventId: "old-event"), Run("unfinished")])], default);
