@@ -29,7 +29,7 @@ public sealed class BatonNode : IAsyncDisposable
                 b.UsePostgreSql(environment.PostgresConnectionString!, o => o.Schema = database);
             }
 
-            b.Configure(o => { o.RunWorker = runWorker; if (Environment.GetEnvironmentVariable("BENCH_INFLIGHT") is { } f) { o.MaxConcurrentRuns = int.Parse(f); o.ClaimBatchSize = int.Parse(f); } });
+            b.Configure(o => o.RunWorker = runWorker);
             functions(b);
         });
         var host = builder.Build();
