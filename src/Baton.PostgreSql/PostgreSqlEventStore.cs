@@ -20,16 +20,29 @@ internal sealed class PostgreSqlEventStore(PostgreSqlDatabase database) : IEvent
         var records = events.Select(e => e.Event).ToList();
         var now = database.Time.GetUtcNow();
 
+        // Runs of batching functions join batches after the append, once it is known which events are new.
         PgRound<AppendResult> Append(IReadOnlyList<EventAppend> appends, IReadOnlyList<PgCommand> first) => new(
-            [.. first, PostgreSqlWrites.AppendEvents(s, appends), PostgreSqlWrites.FindWaits(s, records)],
+            [.. first, PostgreSqlWrites.AppendEvents(s, [.. appends.Select(a => a with { Runs = [.. a.Runs.Where(r => r.BatchKey is null)] })]), PostgreSqlWrites.FindWaits(s, records)],
             results =>
             {
                 var (appended, waits) = (results[first.Count], results[first.Count + 1]);
                 var accepted = PostgreSqlWrites.Accepted(appends, appended);
-                var result = new AppendResult(accepted, PostgreSqlWrites.CreatedRuns(appended));
-                return PostgreSqlWrites.Resolution(s, records, accepted, waits, database.Time.GetUtcNow(), result) is { } resolve
-                    ? PgNext<AppendResult>.More(resolve)
-                    : PgNext<AppendResult>.Done(result);
+                var created = PostgreSqlWrites.CreatedRuns(appended);
+                PgNext<AppendResult> Resolve(IReadOnlyList<string> batchesOpened)
+                {
+                    var result = new AppendResult(accepted, [.. created, .. batchesOpened]);
+                    return PostgreSqlWrites.Resolution(s, records, accepted, waits, database.Time.GetUtcNow(), result) is { } resolve
+                        ? PgNext<AppendResult>.More(resolve)
+                        : PgNext<AppendResult>.Done(result);
+                }
+
+                var batched = appends.Where((_, i) => accepted[i]).SelectMany(a => a.Runs.Where(r => r.BatchKey is not null)).ToList();
+                return batched.Count == 0
+                    ? Resolve([])
+                    : PgNext<AppendResult>.More(new PgRound<AppendResult>(
+                        PostgreSqlWrites.JoinBatches(s, batched),
+                        joined => Resolve([.. joined.Select(j => j.Rows[0]).Where(row => (bool)row[1]!).Select(row => (string)row[0]!)]),
+                        NotifiesWork: true));
             },
             NotifiesWork: appends.Any(e => e.Runs.Count > 0));
 

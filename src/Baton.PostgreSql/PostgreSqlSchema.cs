@@ -148,12 +148,15 @@ internal static class PostgreSqlSchema
             AS $$ SELECT NULLIF((data::jsonb #> string_to_array(substr(path, 6), '.'))::text, 'null') $$;
         """,
 
-        // 4: cheaper hot writes. A journal entry is found by (run_id, key); the index on seq was never read, and cost
+        // 4: event batching (an open batch is a queued run holding its key until it fills or is claimed), and cheaper
+        // hot writes. A journal entry is found by (run_id, key); the index on seq was never read, and cost
         // every checkpoint an index insert. Room on the runs' pages lets a claim mark a run started without touching
         // its indexes (a HOT update: status and started_at are in no index).
         """
         ALTER TABLE {s}.steps DROP CONSTRAINT steps_pkey;
         ALTER TABLE {s}.runs SET (fillfactor = 80);
+        ALTER TABLE {s}.queue ADD COLUMN batch_key text, ADD COLUMN batch_size int NOT NULL DEFAULT 1;
+        CREATE UNIQUE INDEX queue_batch ON {s}.queue (function_id, batch_key) WHERE batch_key IS NOT NULL;
         """,
     ];
 

@@ -131,7 +131,7 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
         new PgCommand($"""
                 WITH {due},
                 claimed AS (
-                    UPDATE {S}.queue q SET owner = @owner, token = q.token + 1, available_at = @until, woken = 0, debounce_key = NULL
+                    UPDATE {S}.queue q SET owner = @owner, token = q.token + 1, available_at = @until, woken = 0, debounce_key = NULL, batch_key = NULL
                     FROM due WHERE q.run_id = due.run_id
                     RETURNING q.run_id, q.token, q.finish_by, q.start_by)
                 UPDATE {S}.runs r SET status = 1, started_at = COALESCE(r.started_at, @now)
@@ -226,7 +226,7 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
                 // The common end, with no event to append: ends of many runs in one round go as one statement (PgMerge).
                 Merge = new PgMerge($"complete:{S}", lease.RunId, (lease, completion), Completions, SplitCompletion),
             }
-            : PostgreSqlWrites.AppendEvents(S, completion.Emitted, prefix, "EXISTS (SELECT 1 FROM done)",
+            : PostgreSqlWrites.AppendEvents(S, [.. completion.Emitted.Select(e => e with { Runs = [.. e.Runs.Where(r => r.BatchKey is null)] })], prefix, "EXISTS (SELECT 1 FROM done)",
                 "SELECT (SELECT COUNT(*) FROM done), (SELECT parent_run_id FROM ended), (SELECT parent_step FROM ended), ARRAY(SELECT id FROM new_events)");
         command.WithLease(lease)
             .With("status", (int)completion.Status).With("output", completion.OutputJson)
@@ -248,13 +248,20 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
                 var inserted = ((string[])row[3]!).ToHashSet(StringComparer.Ordinal);
                 var accepted = emitted.Select(e => inserted.Contains(e.Id)).ToList();
                 var resolution = emitted.Count == 0 ? null : PostgreSqlWrites.Resolution(S, emitted, accepted, results[1], completion.EndedAt, true);
-                if (row[1] is not string parent)
+                PgNext<bool> Rest()
                 {
-                    return resolution is null ? PgNext<bool>.Done(true) : PgNext<bool>.More(resolution);
+                    if (row[1] is not string parent)
+                    {
+                        return resolution is null ? PgNext<bool>.Done(true) : PgNext<bool>.More(resolution);
+                    }
+
+                    var report = PostgreSqlWrites.ReportToParent(S, parent, (string)row[2]!, lease.RunId, completion.Status, completion.OutputJson, completion.Error, completion.EndedAt);
+                    return PgNext<bool>.More(new(report, _ => resolution is null ? PgNext<bool>.Done(true) : PgNext<bool>.More(resolution), NotifiesWork: true));
                 }
 
-                var report = PostgreSqlWrites.ReportToParent(S, parent, (string)row[2]!, lease.RunId, completion.Status, completion.OutputJson, completion.Error, completion.EndedAt);
-                return PgNext<bool>.More(new(report, _ => resolution is null ? PgNext<bool>.Done(true) : PgNext<bool>.More(resolution), NotifiesWork: true));
+                // Runs of batching functions join their batches once it is known which emitted events are new.
+                var batched = completion.Emitted.Where(e => inserted.Contains(e.Event.Id)).SelectMany(e => e.Runs.Where(r => r.BatchKey is not null)).ToList();
+                return batched.Count == 0 ? Rest() : PgNext<bool>.More(new(PostgreSqlWrites.JoinBatches(S, batched), _ => Rest(), NotifiesWork: true));
             },
             NotifiesWork: completion.Emitted.Any(e => e.Runs.Count > 0)));
     }

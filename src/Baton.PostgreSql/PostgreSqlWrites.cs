@@ -239,6 +239,38 @@ internal static class PostgreSqlWrites
     }
 
     /// <summary>
+    /// One statement per run of a batching function (<see cref="NewRun.BatchKey"/>), sent in order in one round so that
+    /// each sees the batches the ones before it opened: the run opens a batch for its key, or its event joins the open
+    /// one (which closes when it fills: due at once, key given up; the run itself is recorded as skipped, "batched").
+    /// Each returns (the batch's run id, whether this run opened it).
+    /// </summary>
+    public static IReadOnlyList<PgCommand> JoinBatches(string s, IEnumerable<NewRun> runs) =>
+        [.. runs.Select(run => new PgCommand($"""
+                WITH q AS (
+                    INSERT INTO {s}.queue AS open (run_id, function_id, available_at, owner, token, concurrency_key, queue_name, batch_key, batch_size)
+                    VALUES (@id, @fn, @available, NULL, 0, @concurrency, @queue, @key, 1)
+                    ON CONFLICT (function_id, batch_key) WHERE batch_key IS NOT NULL DO UPDATE SET
+                        batch_size = open.batch_size + 1,
+                        batch_key = CASE WHEN open.batch_size + 1 >= @max THEN NULL ELSE open.batch_key END,
+                        available_at = CASE WHEN open.batch_size + 1 >= @max THEN LEAST(open.available_at, @created) ELSE open.available_at END
+                    RETURNING run_id, (xmax = 0) AS opened),
+                created AS (
+                    INSERT INTO {s}.runs (id, function_id, status, input, attempt, event_id, created_at, tags)
+                    SELECT @id, @fn, 0, @input, 0, @event, @created, @tags FROM q WHERE q.opened),
+                joined AS (
+                    UPDATE {s}.runs r SET input = left(r.input, -1) || ',' || @event_json || ']'
+                    FROM q WHERE NOT q.opened AND r.id = q.run_id),
+                skipped AS (
+                    INSERT INTO {s}.skipped_runs (event_id, function_id, reason, created_at)
+                    SELECT @event, @fn, 'batched', @created FROM q WHERE NOT q.opened)
+                SELECT run_id, opened FROM q
+                """, returnsRows: true)
+            .With("id", run.Id).With("fn", run.FunctionId).With("available", Ms(run.AvailableAt)).With("concurrency", run.ConcurrencyKey)
+            .With("queue", run.QueueName).With("key", run.BatchKey).With("max", run.BatchMaxSize).With("created", Ms(run.CreatedAt))
+            .With("input", run.InputJson).With("event_json", run.InputJson[1..^1]).With("event", run.EventId)
+            .With("tags", run.Tags.Count == 0 ? null : System.Text.Json.JsonSerializer.Serialize(run.Tags)))];
+
+    /// <summary>
     /// A round for debounced runs (those with a debounce key): for each key, the pending run (not started yet), if any,
     /// takes the latest event's input and its new due time (capped by its debounce timeout). <paramref name="then"/> gets
     /// the runs still to create (the latest of each key without a pending run) and the ones absorbed or superseded.

@@ -146,6 +146,13 @@ internal static class SqliteSchema
         CREATE INDEX skipped_runs_created ON skipped_runs(created_at);
         CREATE INDEX queue_finish_by ON queue(finish_by) WHERE finish_by IS NOT NULL;
         """,
+
+        // 4: event batching. An open batch is a queued run holding its key until it fills or is claimed.
+        """
+        ALTER TABLE queue ADD COLUMN batch_key TEXT;
+        ALTER TABLE queue ADD COLUMN batch_size INTEGER NOT NULL DEFAULT 1;
+        CREATE UNIQUE INDEX queue_batch ON queue(function_id, batch_key) WHERE batch_key IS NOT NULL;
+        """,
     ];
 
     public static int Version => Migrations.Length;

@@ -40,7 +40,7 @@ internal sealed class SqliteWorkQueue(SqliteDatabase database) : IWorkQueue
             if (picked.Count > 0)
             {
                 ReadLeases(w.Command("""
-                        UPDATE queue SET owner = @owner, token = token + 1, available_at = @until, woken = 0, debounce_key = NULL
+                        UPDATE queue SET owner = @owner, token = token + 1, available_at = @until, woken = 0, debounce_key = NULL, batch_key = NULL
                         WHERE run_id IN (SELECT value FROM json_each(@picked))
                         RETURNING run_id, token;
                         """).With("@owner", owner).With("@until", Ms(now + leaseDuration)).With("@picked", JsonSerializer.Serialize(picked)), leases);
@@ -49,7 +49,7 @@ internal sealed class SqliteWorkQueue(SqliteDatabase database) : IWorkQueue
             if (leases.Count < max)
             {
                 ReadLeases(w.Command($"""
-                        UPDATE queue SET owner = @owner, token = token + 1, available_at = @until, woken = 0, debounce_key = NULL
+                        UPDATE queue SET owner = @owner, token = token + 1, available_at = @until, woken = 0, debounce_key = NULL, batch_key = NULL
                         WHERE run_id IN (
                             SELECT run_id FROM queue
                             WHERE available_at <= @now AND function_id IN (SELECT value FROM json_each(@functions)) AND {Servable}

@@ -49,6 +49,24 @@ internal static class SqliteWrites
     /// </summary>
     public static string? InsertRun(SqliteWriter writer, NewRun run)
     {
+        // Event batching: the open batch of the key (a run not started yet) takes this event; the event that fills it
+        // closes it (due at once, key given up).
+        if (run.BatchKey is { } batchKey
+            && writer.Command("""
+                    UPDATE queue SET batch_size = batch_size + 1,
+                        batch_key = CASE WHEN batch_size + 1 >= @max THEN NULL ELSE batch_key END,
+                        available_at = CASE WHEN batch_size + 1 >= @max THEN MIN(available_at, @now) ELSE available_at END
+                    WHERE function_id = @fn AND batch_key = @key RETURNING run_id;
+                    """)
+                .With("@max", run.BatchMaxSize).With("@now", Ms(run.CreatedAt)).With("@fn", run.FunctionId).With("@key", batchKey)
+                .ExecuteScalar() is string batch)
+        {
+            writer.Command("UPDATE runs SET input = substr(input, 1, length(input) - 1) || ',' || @event || ']' WHERE id = @run;")
+                .With("@event", run.InputJson[1..^1]).With("@run", batch).ExecuteNonQuery();
+            RecordSkip(writer, run, "batched");
+            return batch;
+        }
+
         // Debounce: a run of the same key that has not started yet takes this event and waits a quiet period again.
         if (run.DebounceKey is { } debounce
             && writer.Command("SELECT run_id FROM queue WHERE function_id = @fn AND debounce_key = @key;")
@@ -120,12 +138,12 @@ internal static class SqliteWrites
         // The first claim of a run makes its lease token 1, which tells the worker there is no journal to read; a run that
         // starts with a journal (re-run from a step) starts at 1, so its first claim reads it.
         writer.Command("""
-                INSERT INTO queue(run_id, function_id, available_at, owner, token, concurrency_key, singleton_key, debounce_key, debounce_until, queue_name, start_by)
-                VALUES (@id, @fn, @available, NULL, @token, @key, @singleton, @debounce, @debounce_until, @queue, @start_by);
+                INSERT INTO queue(run_id, function_id, available_at, owner, token, concurrency_key, singleton_key, debounce_key, debounce_until, queue_name, start_by, batch_key, batch_size)
+                VALUES (@id, @fn, @available, NULL, @token, @key, @singleton, @debounce, @debounce_until, @queue, @start_by, @batch, 1);
                 """)
             .With("@id", run.Id).With("@fn", run.FunctionId).With("@available", Ms(run.AvailableAt)).With("@key", run.ConcurrencyKey).With("@singleton", run.SingletonKey)
             .With("@debounce", run.DebounceKey).With("@debounce_until", run.DebounceKey is null ? null : Ms(run.DebounceUntil)).With("@queue", run.QueueName).With("@start_by", MsOrNull(run.StartBy))
-            .With("@token", run.Journal is { Count: > 0 } ? 1 : 0)
+            .With("@token", run.Journal is { Count: > 0 } ? 1 : 0).With("@batch", run.BatchKey)
             .ExecuteNonQuery();
         foreach (var step in run.Journal ?? [])
         {

@@ -387,12 +387,12 @@ internal sealed partial class BatonEngine
     {
         var rules = RulesFor(run.FunctionId);
         var available = run.AvailableAt;
-        string? concurrencyKey = null, idempotencyKey = null, singletonKey = null, debounceKey = null;
+        string? concurrencyKey = null, idempotencyKey = null, singletonKey = null, debounceKey = null, batchKey = null;
         var debounceUntil = DateTimeOffset.MaxValue;
         var idempotentUntil = run.CreatedAt;
         var rateRules = new List<RateRule>();
         if (rules.ConcurrencyKey is not null || rules.Priority is not null || rules.IdempotencyKey is not null || rules.Singleton is not null
-            || rules.RateLimit is not null || rules.Throttle is not null || rules.Debounce is not null)
+            || rules.RateLimit is not null || rules.Throttle is not null || rules.Debounce is not null || rules.Batch is not null)
         {
             using var input = JsonDocument.Parse(run.InputJson);
             var trigger = input.RootElement[0];
@@ -419,6 +419,14 @@ internal sealed partial class BatonEngine
                 debounceKey = "d:" + (Evaluate(debounce.Key, "debounce key", run.FunctionId, trigger) ?? "");
                 available = run.CreatedAt + debounce.Period;
                 debounceUntil = debounce.Timeout is { } cap ? run.CreatedAt + cap : DateTimeOffset.MaxValue;
+            }
+
+            // A batch of one is a plain run; otherwise the run opens a batch (or joins the open one) and is due when the
+            // batch's timeout passes, or at once when the batch fills.
+            if (rules.Batch is { MaxSize: > 1 } batch && run.EventId is not null)
+            {
+                batchKey = "b:" + (Evaluate(batch.Key, "batch key", run.FunctionId, trigger) ?? "");
+                available = run.CreatedAt + batch.Timeout;
             }
 
             // Rate limits apply to runs started by events; throttles to every run.
@@ -461,6 +469,8 @@ internal sealed partial class BatonEngine
             RateRules = rateRules,
             DebounceKey = debounceKey,
             DebounceUntil = debounceUntil,
+            BatchKey = batchKey,
+            BatchMaxSize = rules.Batch?.MaxSize ?? 1,
             QueueName = options?.Queue ?? rules.Queue,
             StartBy = options?.Ttl is { } ttl ? (options.Delay is { } wait && wait > TimeSpan.Zero ? run.CreatedAt + wait : run.CreatedAt) + ttl : null,
             Tags = options is null ? [] : [.. options.Tags.Distinct(StringComparer.Ordinal)],
@@ -475,7 +485,7 @@ internal sealed partial class BatonEngine
 
     private CreationRules RulesFor(string functionId) =>
         Registry.TryGet(functionId, out var local)
-            ? new CreationRules(local.KeyedConcurrency?.Key, local.Priority, local.Idempotency?.Key, local.Idempotency?.Window ?? TimeSpan.Zero, local.Singleton, local.RateLimit, local.Throttle, local.Debounce, local.Queue)
+            ? new CreationRules(local.KeyedConcurrency?.Key, local.Priority, local.Idempotency?.Key, local.Idempotency?.Window ?? TimeSpan.Zero, local.Singleton, local.RateLimit, local.Throttle, local.Debounce, local.Queue, local.Batch)
             : _remoteRules is { } remote && remote.Rules.TryGetValue(functionId, out var rules) ? rules : CreationRules.None;
 
     /// <summary>

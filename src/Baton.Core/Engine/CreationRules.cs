@@ -12,7 +12,8 @@ internal sealed record CreationRules(
     RateLimit? RateLimit = null,
     Throttle? Throttle = null,
     Debounce? Debounce = null,
-    string Queue = "default")
+    string Queue = "default",
+    EventBatch? Batch = null)
 {
     public static readonly CreationRules None = new(null, null, null, TimeSpan.Zero);
 
@@ -41,6 +42,9 @@ internal sealed record CreationRules(
         var debounce = root.TryGetProperty("debounce", out var d) && d.ValueKind == JsonValueKind.Object
             ? new Debounce(Span(d, "period"), Text(d, "key"), Text(d, "timeout") is null ? null : Span(d, "timeout"))
             : null;
+        var batch = root.TryGetProperty("batch", out var b) && b.ValueKind == JsonValueKind.Object
+            ? new EventBatch(Number(b, "maxSize"), Span(b, "timeout"), Text(b, "key"))
+            : null;
         return new CreationRules(
             root.TryGetProperty("concurrency", out var concurrency) ? Text(concurrency, "key") : null,
             Text(root, "priority"),
@@ -50,6 +54,7 @@ internal sealed record CreationRules(
             rate,
             throttle,
             debounce,
-            Text(root, "queue") ?? "default");
+            Text(root, "queue") ?? "default",
+            batch);
     }
 }

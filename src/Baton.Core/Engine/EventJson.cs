@@ -43,16 +43,15 @@ internal static class EventJson
         writer.WriteEndObject();
     }
 
-    /// <summary>Reads the first event of a run's input: its id, name, timestamp, data, and the whole event object.</summary>
-    public static (string Id, string Name, DateTimeOffset Timestamp, JsonElement Data, JsonElement Event) ReadFirst(string inputJson)
+    /// <summary>Reads every event of a run's input (a batch run has several), in order.</summary>
+    public static IReadOnlyList<(string Id, string Name, DateTimeOffset Timestamp, JsonElement Data, JsonElement Event)> ReadAll(string inputJson)
     {
         using var document = JsonDocument.Parse(inputJson);
-        var first = document.RootElement[0].Clone();
-        return (
-            first.GetProperty("id").GetString()!,
-            first.GetProperty("name").GetString()!,
-            DateTimeOffset.FromUnixTimeMilliseconds(first.GetProperty("ts").GetInt64()),
-            first.GetProperty("data"),
-            first);
+        return [.. document.RootElement.EnumerateArray().Select(e => e.Clone()).Select(e => (
+            e.GetProperty("id").GetString()!,
+            e.GetProperty("name").GetString()!,
+            DateTimeOffset.FromUnixTimeMilliseconds(e.GetProperty("ts").GetInt64()),
+            e.GetProperty("data"),
+            e))];
     }
 }

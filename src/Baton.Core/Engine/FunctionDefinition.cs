@@ -35,6 +35,9 @@ internal sealed class FunctionDefinition
     /// <summary>The debounce, if any.</summary>
     public Debounce? Debounce { get; init; }
 
+    /// <summary>The event batching, if any.</summary>
+    public EventBatch? Batch { get; init; }
+
     /// <summary>The rate limit, if any.</summary>
     public RateLimit? RateLimit { get; init; }
 

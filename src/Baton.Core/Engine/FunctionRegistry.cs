@@ -12,6 +12,9 @@ internal sealed partial class FunctionRegistry
     public const string FailureHandlerSuffix = "/on-failure";
     private const int MaxNameLength = 256;
 
+    /// <summary>The most events one batch run may get (Inngest's largest plan allows 500).</summary>
+    public const int MaxEventBatch = 1000;
+
     private readonly Dictionary<string, FunctionDefinition> _byId;
     private readonly Dictionary<string, FunctionDefinition[]> _byTrigger;
 
@@ -49,6 +52,7 @@ internal sealed partial class FunctionRegistry
                 Singleton = options.Singleton,
                 RateLimit = options.RateLimit,
                 Debounce = options.Debounce,
+                Batch = options.Batch,
                 Queue = options.Queue,
                 Throttle = options.Throttle,
                 Idempotency = options.Idempotency is { } idempotency ? (idempotency, options.IdempotencyWindow) : null,
@@ -118,6 +122,7 @@ internal sealed partial class FunctionRegistry
                 singleton = d.Singleton is { } singleton ? new { key = singleton.Key, mode = singleton.Mode.ToString() } : null,
                 queue = d.Queue,
                 debounce = d.Debounce is { } debounce ? new { period = debounce.Period.ToString(), key = debounce.Key, timeout = debounce.Timeout?.ToString() } : null,
+                batch = d.Batch is { } batch ? new { maxSize = batch.MaxSize, timeout = batch.Timeout.ToString(), key = batch.Key } : null,
                 rateLimit = d.RateLimit is { } rate ? new { limit = rate.Limit, period = rate.Period.ToString(), key = rate.Key } : null,
                 throttle = d.Throttle is { } throttle ? new { limit = throttle.Limit, period = throttle.Period.ToString(), key = throttle.Key, burst = throttle.Burst } : null,
                 idempotency = d.Idempotency is { } idem ? new { key = idem.Key, window = idem.Window.ToString() } : null,
@@ -231,7 +236,26 @@ internal sealed partial class FunctionRegistry
             yield return $"{who}: Debounce needs a period of at least 100 ms and a timeout (if any) no shorter than the period; it has period {debounced.Period}, timeout {debounced.Timeout}";
         }
 
-        foreach (var (name, expression) in new[] { ("debounce key", options.Debounce?.Key), ("priority", options.Priority), ("idempotency key", options.Idempotency), ("singleton key", options.Singleton?.Key), ("rate limit key", options.RateLimit?.Key), ("throttle key", options.Throttle?.Key) })
+        if (options.Batch is { } batch)
+        {
+            if (batch.MaxSize < 1 || batch.MaxSize > MaxEventBatch || batch.Timeout < TimeSpan.FromMilliseconds(100) || batch.Timeout > TimeSpan.FromDays(1))
+            {
+                yield return $"{who}: BatchEvents needs a size of 1 to {MaxEventBatch} and a timeout of 100 ms to 1 day; it has size {batch.MaxSize}, timeout {batch.Timeout}";
+            }
+
+            var clashes = new (string Name, bool Set)[]
+            {
+                ("Debounce", options.Debounce is not null), ("Idempotency", options.Idempotency is not null), ("Singleton", options.Singleton is not null),
+                ("RateLimit", options.RateLimit is not null), ("Throttle", options.Throttle is not null), ("Priority", options.Priority is not null),
+                ("CancelOnEvent", options.CancelOn.Count > 0),
+            }.Where(c => c.Set).Select(c => c.Name).ToList();
+            if (clashes.Count > 0)
+            {
+                yield return $"{who}: BatchEvents cannot be combined with {string.Join(", ", clashes)}: each of those speaks of one event, and a batch run has many. Limit batch runs with LimitConcurrency instead";
+            }
+        }
+
+        foreach (var (name, expression) in new[] { ("batch key", options.Batch?.Key), ("debounce key", options.Debounce?.Key), ("priority", options.Priority), ("idempotency key", options.Idempotency), ("singleton key", options.Singleton?.Key), ("rate limit key", options.RateLimit?.Key), ("throttle key", options.Throttle?.Key) })
         {
             if (expression is not null && CompileProblem(expression, $"{who}: {name}") is { } expressionProblem)
             {

@@ -19,6 +19,7 @@ internal sealed partial class RunExecution
     private Dictionary<string, StepRecord> _journal = new(StringComparer.Ordinal);
     private AsyncServiceScope _scope;
     private (string Id, string Name, DateTimeOffset Timestamp, JsonElement Data, JsonElement Event) _input;
+    private IReadOnlyList<(string Id, string Name, DateTimeOffset Timestamp, JsonElement Data, JsonElement Event)> _events = [];
 
     public RunExecution(BatonEngine engine, ClaimedRun claim, FunctionDefinition function)
     {
@@ -59,7 +60,8 @@ internal sealed partial class RunExecution
             }
 
             _unvisited = _journal.Count;
-            _input = EventJson.ReadFirst(_claim.InputJson);
+            _events = EventJson.ReadAll(_claim.InputJson);
+            _input = _events[0];
             if (!await ApplyTimeoutsAsync().ConfigureAwait(false))
             {
                 return;
@@ -227,18 +229,25 @@ internal sealed partial class RunExecution
 
     internal FunctionContext<TEvent> CreateContext<TEvent>()
     {
-        var (id, name, timestamp, data, whole) = _input;
-        TEvent payload;
-        try
+        EventEnvelope<TEvent> Envelope((string Id, string Name, DateTimeOffset Timestamp, JsonElement Data, JsonElement Whole) e)
         {
-            payload = typeof(TEvent) == typeof(JsonElement) ? (TEvent)(object)data : data.Deserialize<TEvent>(_engine.Json)!;
-        }
-        catch (JsonException ex)
-        {
-            throw new NonRetriableException($"The payload of event '{name}' ({id}) does not fit {typeof(TEvent).Name}: {ex.Message}", ex);
+            TEvent payload;
+            try
+            {
+                payload = typeof(TEvent) == typeof(JsonElement) ? (TEvent)(object)e.Data : e.Data.Deserialize<TEvent>(_engine.Json)!;
+            }
+            catch (JsonException ex)
+            {
+                throw new NonRetriableException($"The payload of event '{e.Name}' ({e.Id}) does not fit {typeof(TEvent).Name}: {ex.Message}", ex);
+            }
+
+            return new EventEnvelope<TEvent>(e.Id, e.Name, e.Timestamp, payload, e.Data);
         }
 
-        return new FunctionContext<TEvent>(this, whole, new EventEnvelope<TEvent>(id, name, timestamp, payload, data));
+        // A batch run's input holds every event of the batch; any other run's holds its one event.
+        var first = Envelope(_input);
+        var events = _events.Count == 1 ? [first] : _events.Select(Envelope).ToArray();
+        return new FunctionContext<TEvent>(this, _input.Event, first, events);
     }
 
     internal FailureContext CreateFailureContext()

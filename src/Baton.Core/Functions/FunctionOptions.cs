@@ -81,6 +81,19 @@ public sealed class FunctionOptions
     /// <summary>One run per burst of events, after a quiet period (see <see cref="Baton.Debounce"/>); null for none.</summary>
     public Debounce? Debounce { get; set; }
 
+    /// <summary>
+    /// One run per batch of events (see <see cref="EventBatch"/>); null for none. Not combined with debounce,
+    /// idempotency, singleton, rate limit, throttle, priority or cancel rules, which each speak of one event.
+    /// </summary>
+    public EventBatch? Batch { get; set; }
+
+    /// <summary>Collects events into batches: a run gets up to <paramref name="maxSize"/> events, or what came within <paramref name="timeout"/>.</summary>
+    public FunctionOptions BatchEvents(int maxSize, TimeSpan timeout, string? key = null)
+    {
+        Batch = new EventBatch(maxSize, timeout, key);
+        return this;
+    }
+
     /// <summary>A hard limit on runs per period from events (see <see cref="Baton.RateLimit"/>); null for none.</summary>
     public RateLimit? RateLimit { get; set; }
 

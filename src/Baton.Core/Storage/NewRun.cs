@@ -46,6 +46,17 @@ public sealed record NewRun(
     /// <summary>The latest a debounced run may be pushed back to (its first event plus the debounce timeout).</summary>
     public DateTimeOffset DebounceUntil { get; init; } = DateTimeOffset.MaxValue;
 
+    /// <summary>
+    /// With a batch key, the function's open batch of that key (a run not started yet that holds the key) takes this
+    /// run's event instead: the event is appended to its input, and the batch closes (is due at once, and gives up the
+    /// key) when it holds <see cref="BatchMaxSize"/> events. Otherwise this run opens a batch, due at
+    /// <see cref="AvailableAt"/> (its timeout). A claim closes a batch too.
+    /// </summary>
+    public string? BatchKey { get; init; }
+
+    /// <summary>How many events close a batch.</summary>
+    public int BatchMaxSize { get; init; } = 1;
+
     /// <summary>The latest moment a worker may start the run; a later first claim expires it.</summary>
     public DateTimeOffset? StartBy { get; init; }
 
