@@ -148,8 +148,8 @@ internal static class PostgreSqlSchema
             AS $$ SELECT NULLIF((data::jsonb #> string_to_array(substr(path, 6), '.'))::text, 'null') $$;
         """,
 
-        // 4: event batching (an open batch is a queued run holding its key until it fills or is claimed), and cheaper
-        // hot writes. A journal entry is found by (run_id, key); the index on seq was never read, and cost
+        // 4: event batching (an open batch is a queued run holding its key until it fills or is claimed), schedules
+        // created through the client (kept across starts, deduplicated by key, pausable), and cheaper hot writes. A journal entry is found by (run_id, key); the index on seq was never read, and cost
         // every checkpoint an index insert. Room on the runs' pages lets a claim mark a run started without touching
         // its indexes (a HOT update: status and started_at are in no index).
         """
@@ -157,6 +157,10 @@ internal static class PostgreSqlSchema
         ALTER TABLE {s}.runs SET (fillfactor = 80);
         ALTER TABLE {s}.queue ADD COLUMN batch_key text, ADD COLUMN batch_size int NOT NULL DEFAULT 1;
         CREATE UNIQUE INDEX queue_batch ON {s}.queue (function_id, batch_key) WHERE batch_key IS NOT NULL;
+        ALTER TABLE {s}.schedules ADD COLUMN source text NOT NULL DEFAULT 'code', ADD COLUMN external_id text, ADD COLUMN dedup_key text,
+            ADD COLUMN paused boolean NOT NULL DEFAULT false, ADD COLUMN created_at bigint NOT NULL DEFAULT 0;
+        CREATE UNIQUE INDEX schedules_dedup ON {s}.schedules (dedup_key) WHERE dedup_key IS NOT NULL;
+        CREATE INDEX schedules_function ON {s}.schedules (function_id);
         """,
     ];
 

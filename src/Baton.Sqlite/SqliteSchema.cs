@@ -147,11 +147,19 @@ internal static class SqliteSchema
         CREATE INDEX queue_finish_by ON queue(finish_by) WHERE finish_by IS NOT NULL;
         """,
 
-        // 4: event batching. An open batch is a queued run holding its key until it fills or is claimed.
+        // 4: event batching (an open batch is a queued run holding its key until it fills or is claimed), and schedules
+        // created through the client (kept across starts, deduplicated by key, pausable).
         """
         ALTER TABLE queue ADD COLUMN batch_key TEXT;
         ALTER TABLE queue ADD COLUMN batch_size INTEGER NOT NULL DEFAULT 1;
         CREATE UNIQUE INDEX queue_batch ON queue(function_id, batch_key) WHERE batch_key IS NOT NULL;
+        ALTER TABLE schedules ADD COLUMN source TEXT NOT NULL DEFAULT 'code';
+        ALTER TABLE schedules ADD COLUMN external_id TEXT;
+        ALTER TABLE schedules ADD COLUMN dedup_key TEXT;
+        ALTER TABLE schedules ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE schedules ADD COLUMN created_at INTEGER NOT NULL DEFAULT 0;
+        CREATE UNIQUE INDEX schedules_dedup ON schedules(dedup_key) WHERE dedup_key IS NOT NULL;
+        CREATE INDEX schedules_function ON schedules(function_id);
         """,
     ];
 

@@ -205,4 +205,144 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
         using var document = JsonDocument.Parse(json);
         return document.RootElement.Clone();
     }
+
+    public async Task<ScheduleInfo> CreateScheduleAsync(string functionId, string cron, ScheduleOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(functionId);
+        options ??= new ScheduleOptions();
+        var zone = ValidateSchedule(cron, options);
+        await engine.EnsureStartedAsync().ConfigureAwait(false);
+        await engine.EnsureFunctionExistsAsync(functionId, cancellationToken).ConfigureAwait(false);
+        var now = engine.Time.GetUtcNow();
+        var stored = await engine.Storage.Schedules.CreateAsync(
+            new ScheduleRecord(Ids.New(engine.Time), functionId, cron, zone, options.Missed, CronPlan.Next(cron, zone, now))
+            {
+                FromCode = false,
+                ExternalId = options.ExternalId,
+                DeduplicationKey = options.DeduplicationKey,
+                CreatedAt = now,
+            },
+            cancellationToken).ConfigureAwait(false);
+        engine.SchedulesChanged.Set();
+        return ToInfo(stored);
+    }
+
+    public async Task<ScheduleInfo?> GetScheduleAsync(string scheduleId, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(scheduleId);
+        await engine.EnsureStartedAsync().ConfigureAwait(false);
+        return await engine.Storage.Schedules.GetAsync(scheduleId, cancellationToken).ConfigureAwait(false) is { } schedule ? ToInfo(schedule) : null;
+    }
+
+    public async Task<IReadOnlyList<ScheduleInfo>> ListSchedulesAsync(string? functionId = null, string? externalId = null, string? afterId = null, int limit = 100, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, 1000);
+        await engine.EnsureStartedAsync().ConfigureAwait(false);
+        return [.. (await engine.Storage.Schedules.ListAsync(functionId, externalId, afterId, limit, cancellationToken).ConfigureAwait(false)).Select(ToInfo)];
+    }
+
+    public async Task<ScheduleInfo> UpdateScheduleAsync(string scheduleId, string cron, ScheduleOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        options ??= new ScheduleOptions();
+        var zone = ValidateSchedule(cron, options);
+        var existing = await ReadClientScheduleAsync(scheduleId, "changed", cancellationToken).ConfigureAwait(false);
+        if (options.DeduplicationKey is { } key && key != existing.DeduplicationKey)
+        {
+            throw new ArgumentException($"The deduplication key of schedule '{scheduleId}' cannot change (it is '{existing.DeduplicationKey}').", nameof(options));
+        }
+
+        var changed = existing with { Cron = cron, TimeZone = zone, Missed = options.Missed, ExternalId = options.ExternalId, NextAt = CronPlan.Next(cron, zone, engine.Time.GetUtcNow()) };
+        if (!await engine.Storage.Schedules.UpdateAsync(changed, cancellationToken).ConfigureAwait(false))
+        {
+            throw new KeyNotFoundException($"There is no schedule with id '{scheduleId}'.");
+        }
+
+        engine.SchedulesChanged.Set();
+        return ToInfo((await engine.Storage.Schedules.GetAsync(scheduleId, cancellationToken).ConfigureAwait(false))!);
+    }
+
+    public Task PauseScheduleAsync(string scheduleId, CancellationToken cancellationToken = default) => SetSchedulePausedAsync(scheduleId, true, cancellationToken);
+
+    public Task ResumeScheduleAsync(string scheduleId, CancellationToken cancellationToken = default) => SetSchedulePausedAsync(scheduleId, false, cancellationToken);
+
+    public async Task<bool> DeleteScheduleAsync(string scheduleId, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(scheduleId);
+        await engine.EnsureStartedAsync().ConfigureAwait(false);
+        if (await engine.Storage.Schedules.GetAsync(scheduleId, cancellationToken).ConfigureAwait(false) is { FromCode: true })
+        {
+            throw CodeSchedule(scheduleId, "deleted");
+        }
+
+        return await engine.Storage.Schedules.DeleteAsync(scheduleId, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task SetSchedulePausedAsync(string scheduleId, bool paused, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(scheduleId);
+        await engine.EnsureStartedAsync().ConfigureAwait(false);
+        var schedule = await engine.Storage.Schedules.GetAsync(scheduleId, cancellationToken).ConfigureAwait(false)
+            ?? throw new KeyNotFoundException($"There is no schedule with id '{scheduleId}'.");
+
+        // Resuming starts from the next slot after now: slots that passed while paused are not fired.
+        var nextAt = paused ? schedule.NextAt : CronPlan.Next(schedule.Cron, schedule.TimeZone, engine.Time.GetUtcNow());
+        if (!await engine.Storage.Schedules.SetPausedAsync(scheduleId, paused, nextAt, cancellationToken).ConfigureAwait(false))
+        {
+            throw new KeyNotFoundException($"There is no schedule with id '{scheduleId}'.");
+        }
+
+        engine.SchedulesChanged.Set();
+    }
+
+    private async Task<ScheduleRecord> ReadClientScheduleAsync(string scheduleId, string what, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(scheduleId);
+        await engine.EnsureStartedAsync().ConfigureAwait(false);
+        var schedule = await engine.Storage.Schedules.GetAsync(scheduleId, cancellationToken).ConfigureAwait(false)
+            ?? throw new KeyNotFoundException($"There is no schedule with id '{scheduleId}'.");
+        return schedule.FromCode ? throw CodeSchedule(scheduleId, what) : schedule;
+    }
+
+    private static InvalidOperationException CodeSchedule(string scheduleId, string what) =>
+        new($"Schedule '{scheduleId}' is declared in code (TriggerOnCron); it is {what} by changing the code, not through the client. It can be paused.");
+
+    /// <summary>Checks a schedule's expression and options; returns its time zone ("UTC" when none is given).</summary>
+    private static string ValidateSchedule(string cron, ScheduleOptions options)
+    {
+        var zone = string.IsNullOrEmpty(options.TimeZone) ? "UTC" : options.TimeZone;
+        var problems = new List<string>();
+        if (CronPlan.Problem(new CronSchedule(cron, zone, options.Missed)) is { } problem)
+        {
+            problems.Add(problem);
+        }
+
+        if (options.DeduplicationKey is { } key && (key.Length is 0 or > 256))
+        {
+            problems.Add("the deduplication key must be 1 to 256 characters");
+        }
+
+        if (options.ExternalId is { } external && (external.Length is 0 or > 256))
+        {
+            problems.Add("the external id must be 1 to 256 characters");
+        }
+
+        if (!Enum.IsDefined(options.Missed))
+        {
+            problems.Add($"missed-slot policy {(int)options.Missed} is not one of {string.Join(", ", Enum.GetNames<MissedSlots>())}");
+        }
+
+        return problems.Count == 0 ? zone : throw new ArgumentException("Invalid schedule: " + string.Join("; ", problems) + ".", nameof(cron));
+    }
+
+    private static ScheduleInfo ToInfo(ScheduleRecord schedule) =>
+        new(schedule.Id, schedule.FunctionId, schedule.Cron, schedule.TimeZone, schedule.NextAt)
+        {
+            FromCode = schedule.FromCode,
+            ExternalId = schedule.ExternalId,
+            DeduplicationKey = schedule.DeduplicationKey,
+            Paused = schedule.Paused,
+            Missed = schedule.Missed,
+            CreatedAt = schedule.CreatedAt,
+        };
 }

@@ -71,4 +71,36 @@ public interface IBatonClient
     /// </summary>
     /// <exception cref="KeyNotFoundException">There is no such run, or its journal has no step with that id.</exception>
     Task<string> RerunFromStepAsync(string runId, string stepId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Creates a cron schedule for a function at run time (as <c>TriggerOnCron</c> does in code): it fires once per slot
+    /// over all nodes, and is kept until deleted. With <see cref="ScheduleOptions.DeduplicationKey"/>, creating it again
+    /// updates the existing one.
+    /// </summary>
+    /// <exception cref="UnknownFunctionException">No node registered the function.</exception>
+    /// <exception cref="ArgumentException">The expression, time zone or options are invalid; the message says which.</exception>
+    Task<ScheduleInfo> CreateScheduleAsync(string functionId, string cron, ScheduleOptions? options = null, CancellationToken cancellationToken = default);
+
+    /// <summary>A schedule by id, or null.</summary>
+    Task<ScheduleInfo?> GetScheduleAsync(string scheduleId, CancellationToken cancellationToken = default);
+
+    /// <summary>Schedules ordered by id, optionally of one function or external id; pass the last id seen as <paramref name="afterId"/> for the next page.</summary>
+    Task<IReadOnlyList<ScheduleInfo>> ListSchedulesAsync(string? functionId = null, string? externalId = null, string? afterId = null, int limit = 100, CancellationToken cancellationToken = default);
+
+    /// <summary>Changes a schedule created through the client: its expression and options (the next slot follows the new expression).</summary>
+    /// <exception cref="KeyNotFoundException">There is no such schedule.</exception>
+    /// <exception cref="InvalidOperationException">The schedule is declared in code.</exception>
+    Task<ScheduleInfo> UpdateScheduleAsync(string scheduleId, string cron, ScheduleOptions? options = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Stops a schedule from firing until <see cref="ResumeScheduleAsync"/>. Schedules in code can be paused too.</summary>
+    /// <exception cref="KeyNotFoundException">There is no such schedule.</exception>
+    Task PauseScheduleAsync(string scheduleId, CancellationToken cancellationToken = default);
+
+    /// <summary>Resumes a paused schedule from its next slot after now (slots passed while paused are not fired).</summary>
+    /// <exception cref="KeyNotFoundException">There is no such schedule.</exception>
+    Task ResumeScheduleAsync(string scheduleId, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes a schedule created through the client. Returns false when there was none.</summary>
+    /// <exception cref="InvalidOperationException">The schedule is declared in code (remove it from the code instead).</exception>
+    Task<bool> DeleteScheduleAsync(string scheduleId, CancellationToken cancellationToken = default);
 }

@@ -56,6 +56,9 @@ internal sealed partial class BatonEngine
     /// <summary>Set when this process created or re-queued work, so the local worker claims without waiting for a poll.</summary>
     public AsyncSignal WorkAvailable { get; } = new();
 
+    /// <summary>Set when this process created, changed, paused or resumed a schedule: the schedule loop looks again.</summary>
+    public AsyncSignal SchedulesChanged { get; } = new();
+
     public RunCompletionHub Completions { get; } = new();
 
     public JsonSerializerOptions Json => Options.JsonSerializerOptions;
@@ -205,7 +208,7 @@ internal sealed partial class BatonEngine
     /// <summary>A run of a cron schedule for one slot: its input is a <c>baton/cron</c> event carrying a <see cref="CronTick"/>.</summary>
     public NewRun NewCronRun(ScheduleRecord schedule, DateTimeOffset slot, DateTimeOffset now)
     {
-        var data = JsonSerializer.Serialize(new CronTick(schedule.Cron, schedule.TimeZone, slot), Json);
+        var data = JsonSerializer.Serialize(new CronTick(schedule.Cron, schedule.TimeZone, slot, schedule.Id, schedule.ExternalId), Json);
         var tick = new EventRecord($"cron:{schedule.Id}:{slot.ToUnixTimeMilliseconds()}", LifecycleEvents.Cron, data, slot, now);
         return NewRun(schedule.FunctionId, tick, now);
     }

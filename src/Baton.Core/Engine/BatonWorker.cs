@@ -45,10 +45,7 @@ internal sealed partial class BatonWorker(BatonEngine engine, IHostApplicationLi
         _claimLoop = Task.Run(() => ClaimLoopAsync(_stopping.Token), CancellationToken.None);
         _heartbeatLoop = Task.Run(() => HeartbeatLoopAsync(_stopping.Token), CancellationToken.None);
         _deadlineLoop = Task.Run(() => DeadlineLoopAsync(_stopping.Token), CancellationToken.None);
-        if (engine.Registry.All.Any(f => f.Schedules.Count > 0))
-        {
-            _scheduleLoop = Task.Run(() => ScheduleLoopAsync(_stopping.Token), CancellationToken.None);
-        }
+        _scheduleLoop = Task.Run(() => ScheduleLoopAsync(_stopping.Token), CancellationToken.None);
 
         if (Options.HistoryRetention is { } retention)
         {
@@ -251,11 +248,12 @@ internal sealed partial class BatonWorker(BatonEngine engine, IHostApplicationLi
     /// <summary>
     /// Fires the cron schedules of this node's functions when their slots come: each slot once over all nodes (the
     /// schedule's next slot moves with a compare-and-set, in the transaction that creates the run). Slots missed while
-    /// every node was down are skipped, or the latest one caught up, as each schedule says.
+    /// every node was down are skipped, or the latest one caught up, as each schedule says. Schedules created through
+    /// the client on another node are found within <see cref="BatonOptions.PollInterval"/>; on this node at once.
     /// </summary>
     private async Task ScheduleLoopAsync(CancellationToken stopping)
     {
-        var functionIds = engine.Registry.All.Where(f => f.Schedules.Count > 0).Select(f => f.Id).ToList();
+        var functionIds = engine.Registry.Ids.ToList();
         while (!stopping.IsCancellationRequested)
         {
             try
@@ -281,7 +279,8 @@ internal sealed partial class BatonWorker(BatonEngine engine, IHostApplicationLi
                     delay = next > engine.Time.GetUtcNow() ? next - engine.Time.GetUtcNow() : TimeSpan.FromMilliseconds(1);
                 }
 
-                await Task.Delay(delay, engine.Time, stopping).ConfigureAwait(false);
+                await Task.WhenAny(Task.Delay(delay, engine.Time, stopping), engine.SchedulesChanged.WaitAsync()).ConfigureAwait(false);
+                stopping.ThrowIfCancellationRequested();
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
             {
