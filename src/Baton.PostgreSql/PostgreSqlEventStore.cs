@@ -5,72 +5,77 @@ namespace Baton.PostgreSql;
 
 internal sealed class PostgreSqlEventStore(PostgreSqlDatabase database) : IEventStore
 {
-    /// <remarks>
-    /// The first round appends the events (with their runs) and finds the waits they may resolve; a second round, in the
-    /// same transaction, resolves those whose conditions hold.
-    /// </remarks>
-    /// <remarks>
-    /// Rounds of one transaction: rate rules first (when runs have them), then singleton holders to cancel (when runs
-    /// replace them), then the append of events and runs with the lookup of the waits they match, and last the
-    /// resolution of the waits whose conditions hold.
-    /// </remarks>
+    /// <remarks>Rounds of one transaction: the events first, then their runs (see <c>RunsOf</c>).</remarks>
     public async Task<AppendResult> AppendAsync(IReadOnlyList<EventAppend> events, CancellationToken cancellationToken)
     {
         var s = database.Schema;
         var records = events.Select(e => e.Event).ToList();
         var now = database.Time.GetUtcNow();
 
-        // Runs of batching functions join batches after the append, once it is known which events are new.
-        PgRound<AppendResult> Append(IReadOnlyList<EventAppend> appends, IReadOnlyList<PgCommand> first) => new(
-            [.. first, PostgreSqlWrites.AppendEvents(s, [.. appends.Select(a => a with { Runs = [.. a.Runs.Where(r => r.BatchKey is null)] })]), PostgreSqlWrites.FindWaits(s, records)],
-            results =>
-            {
-                var (appended, waits) = (results[first.Count], results[first.Count + 1]);
-                var accepted = PostgreSqlWrites.Accepted(appends, appended);
-                var created = PostgreSqlWrites.CreatedRuns(appended);
-                PgNext<AppendResult> Resolve(IReadOnlyList<string> batchesOpened)
+        // First the events themselves: the later rounds then deal only with the runs of events that are new.
+        return await database.Writer.WriteAsync(new PgRound<AppendResult>([PostgreSqlWrites.InsertEvents(s, records)], inserted =>
+        {
+            var fresh = inserted[0].Rows.Select(r => (string)r[0]!).ToHashSet(StringComparer.Ordinal);
+            var accepted = events.Select(e => fresh.Remove(e.Event.Id)).ToArray();
+            var appends = events.Where((_, i) => accepted[i]).ToList();
+            return appends.Count == 0
+                ? PgNext<AppendResult>.Done(new AppendResult(accepted, []))
+                : PgNext<AppendResult>.More(RunsOf(appends, accepted));
+        })).ConfigureAwait(false);
+
+        // Rounds for the runs of the new events: debounced runs first (a pending run of the same key absorbs the event,
+        // and only the latest of a key is created), then rate rules (when runs have them), then singleton holders to
+        // cancel (when runs replace them), then the runs with the lookup of the waits the events match, then the runs of
+        // batching functions, and last the resolution of the waits whose conditions hold.
+        PgRound<AppendResult> RunsOf(IReadOnlyList<EventAppend> appends, bool[] accepted)
+        {
+            PgRound<AppendResult> Append(IReadOnlyList<EventAppend> kept, IReadOnlyList<PgCommand> first) => new(
+                [.. first, PostgreSqlWrites.AppendEvents(s, [.. kept.Select(a => a with { Runs = [.. a.Runs.Where(r => r.BatchKey is null)] })], eventsInserted: true), PostgreSqlWrites.FindWaits(s, records)],
+                results =>
                 {
-                    var result = new AppendResult(accepted, [.. created, .. batchesOpened]);
-                    return PostgreSqlWrites.Resolution(s, records, accepted, waits, database.Time.GetUtcNow(), result) is { } resolve
-                        ? PgNext<AppendResult>.More(resolve)
-                        : PgNext<AppendResult>.Done(result);
-                }
+                    var (appended, waits) = (results[first.Count], results[first.Count + 1]);
+                    var created = PostgreSqlWrites.CreatedRuns(appended);
+                    PgNext<AppendResult> Resolve(IReadOnlyList<string> batchesOpened)
+                    {
+                        var result = new AppendResult(accepted, [.. created, .. batchesOpened]);
+                        return PostgreSqlWrites.Resolution(s, records, accepted, waits, database.Time.GetUtcNow(), result) is { } resolve
+                            ? PgNext<AppendResult>.More(resolve)
+                            : PgNext<AppendResult>.Done(result);
+                    }
 
-                var batched = appends.Where((_, i) => accepted[i]).SelectMany(a => a.Runs.Where(r => r.BatchKey is not null)).ToList();
-                return batched.Count == 0
-                    ? Resolve([])
-                    : PgNext<AppendResult>.More(new PgRound<AppendResult>(
-                        PostgreSqlWrites.JoinBatches(s, batched),
-                        joined => Resolve([.. joined.Select(j => j.Rows[0]).Where(row => (bool)row[1]!).Select(row => (string)row[0]!)]),
-                        NotifiesWork: true));
-            },
-            NotifiesWork: appends.Any(e => e.Runs.Count > 0));
+                    var batched = kept.SelectMany(a => a.Runs.Where(r => r.BatchKey is not null)).ToList();
+                    return batched.Count == 0
+                        ? Resolve([])
+                        : PgNext<AppendResult>.More(new PgRound<AppendResult>(
+                            PostgreSqlWrites.JoinBatches(s, batched),
+                            joined => Resolve([.. joined.Select(j => j.Rows[0]).Where(row => (bool)row[1]!).Select(row => (string)row[0]!)]),
+                            NotifiesWork: true));
+                },
+                NotifiesWork: kept.Any(e => e.Runs.Count > 0));
 
-        // Singletons in cancel mode first read who holds their keys; those are cancelled just before the append.
-        PgRound<AppendResult> Singletons(IReadOnlyList<EventAppend> appends, IReadOnlyList<PgCommand> first) =>
-            PostgreSqlWrites.CancelSingletons(s, appends.SelectMany(e => e.Runs), now, cancels => PgNext<AppendResult>.More(Append(appends, [.. first, .. cancels])))
-            ?? Append(appends, first);
+            PgRound<AppendResult> Singletons(IReadOnlyList<EventAppend> kept, IReadOnlyList<PgCommand> first) =>
+                PostgreSqlWrites.CancelSingletons(s, kept.SelectMany(e => e.Runs), now, cancels => PgNext<AppendResult>.More(Append(kept, [.. first, .. cancels])))
+                ?? Append(kept, first);
 
-        PgRound<AppendResult> Rates(IReadOnlyList<EventAppend> appends, IReadOnlyList<PgCommand> first)
-        {
-            var all = appends.SelectMany(e => e.Runs).ToList();
-            return PostgreSqlWrites.ApplyRates(s, all, starts =>
+            PgRound<AppendResult> Rates(IReadOnlyList<EventAppend> kept, IReadOnlyList<PgCommand> first)
             {
-                var admitted = PostgreSqlWrites.Admitted(all, starts).ToDictionary(r => r.Id, StringComparer.Ordinal);
-                var kept = appends.Select(e => e with { Runs = [.. e.Runs.Where(r => admitted.ContainsKey(r.Id)).Select(r => admitted[r.Id])] }).ToList();
-                var record = PostgreSqlWrites.RecordRateLimited(s, all, starts);
-                return PgNext<AppendResult>.More(Singletons(kept, record is null ? first : [.. first, record]));
-            }) ?? Singletons(appends, first);
-        }
+                var all = kept.SelectMany(e => e.Runs).ToList();
+                return PostgreSqlWrites.ApplyRates(s, all, starts =>
+                {
+                    var admitted = PostgreSqlWrites.Admitted(all, starts).ToDictionary(r => r.Id, StringComparer.Ordinal);
+                    var left = kept.Select(e => e with { Runs = [.. e.Runs.Where(r => admitted.ContainsKey(r.Id)).Select(r => admitted[r.Id])] }).ToList();
+                    var record = PostgreSqlWrites.RecordRateLimited(s, all, starts);
+                    return PgNext<AppendResult>.More(Singletons(left, record is null ? first : [.. first, record]));
+                }) ?? Singletons(kept, first);
+            }
 
-        // Debounced runs first: a pending run of the same key absorbs the event, and only the latest of a key is created.
-        var debounced = PostgreSqlWrites.Debounce(s, [.. events.SelectMany(e => e.Runs)], absorbed =>
-        {
-            var kept = events.Select(e => e with { Runs = [.. e.Runs.Where(r => !absorbed.Contains(r.Id))] }).ToList();
-            var record = PostgreSqlWrites.RecordSkipped(s, events.SelectMany(e => e.Runs).Where(r => absorbed.Contains(r.Id)), "debounced");
-            return PgNext<AppendResult>.More(Rates(kept, record is null ? [] : [record]));
-        });
-        return await database.Writer.WriteAsync(debounced ?? Rates(events, [])).ConfigureAwait(false);
+            return PostgreSqlWrites.Debounce(s, [.. appends.SelectMany(e => e.Runs)], absorbed =>
+            {
+                var kept = appends.Select(e => e with { Runs = [.. e.Runs.Where(r => !absorbed.Contains(r.Id))] }).ToList();
+                var record = PostgreSqlWrites.RecordSkipped(s, appends.SelectMany(e => e.Runs).Where(r => absorbed.Contains(r.Id)), "debounced");
+                return PgNext<AppendResult>.More(Rates(kept, record is null ? [] : [record]));
+            }) ?? Rates(appends, []);
+        }
     }
 
     public async Task<EventRecord?> GetAsync(string id, CancellationToken cancellationToken)

@@ -149,7 +149,8 @@ internal static class PostgreSqlSchema
         """,
 
         // 4: event batching (an open batch is a queued run holding its key until it fills or is claimed), schedules
-        // created through the client (kept across starts, deduplicated by key, pausable), and cheaper hot writes. A journal entry is found by (run_id, key); the index on seq was never read, and cost
+        // created through the client (kept across starts, deduplicated by key, pausable), the queue by concurrency key
+        // (a claim finds every key's oldest due runs however long other keys' backlogs are), and cheaper hot writes. A journal entry is found by (run_id, key); the index on seq was never read, and cost
         // every checkpoint an index insert. Room on the runs' pages lets a claim mark a run started without touching
         // its indexes (a HOT update: status and started_at are in no index).
         """
@@ -161,6 +162,7 @@ internal static class PostgreSqlSchema
             ADD COLUMN paused boolean NOT NULL DEFAULT false, ADD COLUMN created_at bigint NOT NULL DEFAULT 0;
         CREATE UNIQUE INDEX schedules_dedup ON {s}.schedules (dedup_key) WHERE dedup_key IS NOT NULL;
         CREATE INDEX schedules_function ON {s}.schedules (function_id);
+        CREATE INDEX queue_keyed ON {s}.queue (function_id, concurrency_key, available_at) WHERE concurrency_key IS NOT NULL;
         """,
     ];
 

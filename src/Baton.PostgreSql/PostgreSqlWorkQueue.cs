@@ -26,6 +26,8 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
         var limitedClaim = limited.Length == 0 ? null : new List<PgCommand>
         {
             // Claims of a limited function serialize on a lock of its own, so two nodes never count the same free slot.
+            // Every key with a due run is a candidate (up to 500 keys, oldest due run first; up to its limit each), so a
+            // busy key's backlog cannot starve the others; runs without a key are read oldest first.
             // Locks are taken in one order (sorted), so claimers cannot deadlock on each other.
             new PgCommand($"SELECT pg_advisory_xact_lock(hashtext(@prefix || f)) FROM (SELECT unnest(@functions) AS f ORDER BY 1) l", returnsRows: true)
                 .With("prefix", $"baton-concurrency:{S}:").With("functions", limited),
@@ -36,11 +38,26 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
                         SELECT q.function_id, COALESCE(q.concurrency_key, '') AS k, COUNT(*) AS n FROM {S}.queue q
                         WHERE q.function_id = ANY(@limited) AND q.owner IS NOT NULL AND q.available_at > @now
                         GROUP BY 1, 2),
-                    window_rows AS (
-                        SELECT run_id, function_id, COALESCE(concurrency_key, '') AS k, available_at FROM {S}.queue
-                        WHERE available_at <= @now AND function_id = ANY(@limited) AND {Servable}
+                    heads AS (
+                        SELECT function_id, concurrency_key AS k, MIN(available_at) AS first FROM {S}.queue
+                        WHERE available_at <= @now AND function_id = ANY(@limited) AND concurrency_key IS NOT NULL AND {Servable}
+                        GROUP BY 1, 2 ORDER BY 3 LIMIT @keys),
+                    keyed AS (
+                        SELECT q.run_id, q.function_id, q.concurrency_key AS k, q.available_at FROM {S}.queue q
+                        WHERE q.run_id IN (
+                            SELECT c.run_id FROM heads h
+                            CROSS JOIN LATERAL (
+                                SELECT run_id FROM {S}.queue
+                                WHERE function_id = h.function_id AND concurrency_key = h.k AND available_at <= @now AND {Servable}
+                                ORDER BY available_at LIMIT @per_key) c)
+                        FOR UPDATE OF q SKIP LOCKED),
+                    unkeyed AS (
+                        SELECT run_id, function_id, '' AS k, available_at FROM {S}.queue
+                        WHERE available_at <= @now AND function_id = ANY(@limited) AND concurrency_key IS NULL AND {Servable}
                         ORDER BY available_at LIMIT @window
                         FOR UPDATE SKIP LOCKED),
+                    window_rows AS (
+                        SELECT * FROM keyed UNION ALL SELECT * FROM unkeyed),
                     ranked AS (
                         SELECT w.*, ROW_NUMBER() OVER (PARTITION BY w.function_id, w.k ORDER BY w.available_at) AS key_rank
                         FROM window_rows w),
@@ -59,6 +76,8 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
                 .With("fn_limits", limited.Select(f => limits[f].FunctionLimit).ToArray())
                 .With("key_limits", limited.Select(f => limits[f].KeyLimit).ToArray())
                 .With("window", 2000)
+                .With("keys", 500)
+                .With("per_key", Math.Min(max, limited.Max(f => limits[f].KeyLimit ?? 1)))
                 .With("queues", served),
         };
 

@@ -10,17 +10,26 @@ internal static class PostgreSqlWrites
     /// Inserts events and, for each event that is new, its runs, in one statement. Returns the ids of the new events.
     /// <paramref name="condition"/> (a SQL boolean over the statement's earlier CTEs) gates every insert.
     /// </summary>
-    public static PgCommand AppendEvents(string s, IReadOnlyList<EventAppend> appends, string prefix = "", string condition = "true", string result = "SELECT 'e', id FROM new_events UNION ALL SELECT 'r', run_id FROM inserted_queue")
+    /// <remarks>
+    /// With <c>eventsInserted</c>, the events were inserted by an earlier statement (<see cref="InsertEvents"/>) and are
+    /// all new: only their runs are created.
+    /// </remarks>
+    public static PgCommand AppendEvents(string s, IReadOnlyList<EventAppend> appends, string prefix = "", string condition = "true", string result = "SELECT 'e', id FROM new_events UNION ALL SELECT 'r', run_id FROM inserted_queue", bool eventsInserted = false)
     {
         var runs = appends.SelectMany(a => a.Runs.Select(r => (a.Event.Id, Run: r))).ToList();
-        var sql = $"""
-            {(prefix.Length == 0 ? "WITH" : prefix + ",")}
-            new_events AS (
+        var newEvents = eventsInserted
+            ? "SELECT unnest(@event_ids) AS id"
+            : $"""
                 INSERT INTO {s}.events (id, name, data, ts, received_at)
                 SELECT * FROM unnest(@event_ids, @event_names, @event_data, @event_ts, @event_received)
                 WHERE {condition}
                 ON CONFLICT (id) DO NOTHING
-                RETURNING id),
+                RETURNING id
+                """;
+        var sql = $"""
+            {(prefix.Length == 0 ? "WITH" : prefix + ",")}
+            new_events AS (
+                {newEvents}),
             candidate_runs AS (
                 SELECT *, 0::bigint AS token, NULL::bigint AS start_by FROM unnest(@run_ids, @run_functions, @run_inputs, @run_events, @run_keys, @run_created, @run_available, @run_concurrency, @run_idem_keys, @run_idem_until, @run_singletons, @run_debounce_keys, @run_debounce_until, @run_queues)
                     WITH ORDINALITY AS t(id, function_id, input, event_id, event_key, created_at, available_at, concurrency_key, idem_key, idem_until, singleton_key, debounce_key, debounce_until, queue_name, ord)
@@ -237,6 +246,25 @@ internal static class PostgreSqlWrites
                 .With("reason", reason)
                 .With("now", Ms(skipped[0].CreatedAt));
     }
+
+    /// <summary>
+    /// Inserts events, each only if its id is new; returns the ids inserted. Sent first in a write that appends events,
+    /// it tells every later round which events are new: a repeated id (sent again, or by another write of the same
+    /// batch, or by another node, which waits on the id's index until this transaction ends) starts nothing, consumes
+    /// no rate-limit token and records no skipped run.
+    /// </summary>
+    public static PgCommand InsertEvents(string s, IReadOnlyList<EventRecord> events) =>
+        new PgCommand($"""
+                INSERT INTO {s}.events (id, name, data, ts, received_at)
+                SELECT * FROM unnest(@event_ids, @event_names, @event_data, @event_ts, @event_received)
+                ON CONFLICT (id) DO NOTHING
+                RETURNING id
+                """, returnsRows: true)
+            .With("event_ids", events.Select(e => e.Id).ToArray())
+            .With("event_names", events.Select(e => e.Name).ToArray())
+            .With("event_data", events.Select(e => e.DataJson).ToArray())
+            .With("event_ts", events.Select(e => Ms(e.Timestamp)).ToArray())
+            .With("event_received", events.Select(e => Ms(e.ReceivedAt)).ToArray());
 
     /// <summary>
     /// One statement per run of a batching function (<see cref="NewRun.BatchKey"/>), sent in order in one round so that

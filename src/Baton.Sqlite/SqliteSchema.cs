@@ -147,8 +147,9 @@ internal static class SqliteSchema
         CREATE INDEX queue_finish_by ON queue(finish_by) WHERE finish_by IS NOT NULL;
         """,
 
-        // 4: event batching (an open batch is a queued run holding its key until it fills or is claimed), and schedules
-        // created through the client (kept across starts, deduplicated by key, pausable).
+        // 4: event batching (an open batch is a queued run holding its key until it fills or is claimed), schedules
+        // created through the client (kept across starts, deduplicated by key, pausable), and the queue by concurrency
+        // key, so a claim finds every key's oldest due runs however long other keys' backlogs are.
         """
         ALTER TABLE queue ADD COLUMN batch_key TEXT;
         ALTER TABLE queue ADD COLUMN batch_size INTEGER NOT NULL DEFAULT 1;
@@ -160,6 +161,7 @@ internal static class SqliteSchema
         ALTER TABLE schedules ADD COLUMN created_at INTEGER NOT NULL DEFAULT 0;
         CREATE UNIQUE INDEX schedules_dedup ON schedules(dedup_key) WHERE dedup_key IS NOT NULL;
         CREATE INDEX schedules_function ON schedules(function_id);
+        CREATE INDEX queue_keyed ON queue(function_id, concurrency_key, available_at) WHERE concurrency_key IS NOT NULL;
         """,
     ];
 

@@ -93,13 +93,18 @@ internal sealed class SqliteWorkQueue(SqliteDatabase database) : IWorkQueue
     private const string Servable =
         "(@queues IS NULL OR queue_name IN (SELECT value FROM json_each(@queues))) AND queue_name NOT IN (SELECT name FROM paused_queues)";
 
-    /// <summary>How many due runs of a limited function a claim considers; keys take turns among them.</summary>
+    /// <summary>How many due runs without a concurrency key a claim of a limited function considers.</summary>
     internal const int LimitedWindow = 2000;
+
+    /// <summary>How many keys a claim considers: those whose oldest due run is oldest.</summary>
+    internal const int KeyWindow = 500;
 
     /// <summary>
     /// The due runs of a limited function that its free slots allow: executing runs (leased, lease not expired) are
     /// counted per key; each key gets at most its free slots, and keys take turns (the first run of every key, then the
-    /// second, ...) until the function's free slots or <paramref name="room"/> run out.
+    /// second, ...) until the function's free slots or <paramref name="room"/> run out. Every key with a due run is a
+    /// candidate, however many runs other keys have queued before it (up to <see cref="KeyWindow"/> keys, those whose
+    /// oldest due run is oldest), so a busy key cannot starve the others.
     /// </summary>
     private static List<string> PickWithinLimits(SqliteWriter w, string function, ConcurrencyRule rule, int room, DateTimeOffset now, string? served)
     {
@@ -118,30 +123,51 @@ internal sealed class SqliteWorkQueue(SqliteDatabase database) : IWorkQueue
         }
 
         var free = Math.Min(room, (rule.FunctionLimit ?? int.MaxValue) - total);
-        var candidates = new List<(string RunId, string Key, int Rank)>();
         if (free <= 0)
         {
             return [];
         }
 
-        var ranks = new Dictionary<string, int>(StringComparer.Ordinal);
-        using (var reader = w.Command($"""
-                SELECT run_id, COALESCE(concurrency_key, '') FROM queue
-                WHERE function_id = @function AND available_at <= @now AND {Servable} ORDER BY available_at LIMIT @window;
-                """).With("@function", function).With("@now", Ms(now)).With("@window", LimitedWindow).With("@queues", served).ExecuteReader())
+        // Candidates: per key (those with a key: up to the key's free slots, read through the keyed index), and the
+        // oldest runs without a key. Each gets its rank within its key.
+        var candidates = new List<(string RunId, long Due, int Rank)>();
+        void Read(Microsoft.Data.Sqlite.SqliteCommand command)
         {
+            var ranks = new Dictionary<string, int>(StringComparer.Ordinal);
+            using var reader = command.ExecuteReader();
             while (reader.Read())
             {
                 var key = reader.GetString(1);
                 var rank = ranks[key] = ranks.GetValueOrDefault(key) + 1;
                 if (rule.KeyLimit is not { } keyLimit || rank <= keyLimit - running.GetValueOrDefault(key))
                 {
-                    candidates.Add((reader.GetString(0), key, rank));
+                    candidates.Add((reader.GetString(0), reader.GetInt64(2), rank));
                 }
             }
         }
 
-        return [.. candidates.Select((c, order) => (c.RunId, c.Rank, order)).OrderBy(c => c.Rank).ThenBy(c => c.order).Take(free).Select(c => c.RunId)];
+        if (rule.KeyLimit is { } perKey)
+        {
+            Read(w.Command($"""
+                    WITH heads AS (
+                        SELECT concurrency_key AS k, MIN(available_at) AS first FROM queue INDEXED BY queue_keyed
+                        WHERE function_id = @function AND concurrency_key IS NOT NULL AND available_at <= @now AND {Servable}
+                        GROUP BY concurrency_key ORDER BY first LIMIT @keys)
+                    SELECT c.run_id, c.concurrency_key, c.available_at FROM heads h
+                    JOIN queue c ON c.run_id IN (
+                        SELECT run_id FROM queue INDEXED BY queue_keyed
+                        WHERE function_id = @function AND concurrency_key IS NOT NULL AND concurrency_key = h.k AND available_at <= @now AND {Servable}
+                        ORDER BY available_at LIMIT @per_key)
+                    ORDER BY c.concurrency_key, c.available_at;
+                    """).With("@function", function).With("@now", Ms(now)).With("@keys", KeyWindow).With("@per_key", Math.Min(perKey, free)).With("@queues", served));
+        }
+
+        Read(w.Command($"""
+                SELECT run_id, '', available_at FROM queue
+                WHERE function_id = @function AND concurrency_key IS NULL AND available_at <= @now AND {Servable} ORDER BY available_at LIMIT @window;
+                """).With("@function", function).With("@now", Ms(now)).With("@window", LimitedWindow).With("@queues", served));
+
+        return [.. candidates.OrderBy(c => c.Rank).ThenBy(c => c.Due).Take(free).Select(c => c.RunId)];
     }
 
     private static void ReadLeases(Microsoft.Data.Sqlite.SqliteCommand command, List<(string RunId, long Token)> into)

@@ -30,6 +30,9 @@ public abstract class ConcurrencyTests : EngineTests
 
         /// <summary>The start of the <paramref name="index"/>-th span of a key, in order.</summary>
         public long StartOf(string key, int index) => _spans.Where(s => s.Key == key).Select(s => s.Start).Order().ElementAt(index);
+
+        /// <summary>How many spans of <paramref name="key"/> started before <paramref name="moment"/>.</summary>
+        public int StartedBefore(string key, long moment) => _spans.Count(s => s.Key == key && s.Start < moment);
     }
 
     private static Action<BatonBuilder> Limited(Timeline timeline, Action<FunctionOptions> limits, TimeSpan? busy = null) =>
@@ -75,6 +78,34 @@ public abstract class ConcurrencyTests : EngineTests
         // The small tenants did not wait for the busy one's backlog: each started well before the busy tenant's last runs.
         Assert.True(timeline.StartOf("a", 2) < timeline.StartOf("busy", 20), "tenant a finished its turns before the busy tenant's 21st run");
         Assert.True(timeline.StartOf("b", 2) < timeline.StartOf("busy", 20), "tenant b finished its turns before the busy tenant's 21st run");
+    }
+
+    [Fact]
+    public async Task KeyLimit_BacklogLongerThanAnyWindow_DoesNotStarveANewKey()
+    {
+        // 2,500 runs of one tenant are due before a single run of another: more than a claim reads of runs without a
+        // key (2,000). The new tenant must still get its turn among the first claims, not after the backlog.
+        using var storage = NewStorage();
+        var timeline = new Timeline();
+        var function = Limited(timeline, f => f.LimitConcurrency(2, key: "event.data.tenant"), TimeSpan.FromMilliseconds(2));
+        string small;
+        await using (var sender = await StartAsync(function, storage, options: o => o.RunWorker = false))
+        {
+            foreach (var chunk in Enumerable.Range(0, 2500).Chunk(500))
+            {
+                await sender.Client.SendAsync(chunk.Select(i => new BatonEvent("job", new Job("busy", i))));
+            }
+
+            small = Assert.Single((await sender.Client.SendAsync(new BatonEvent("job", new Job("small", 0)))).RunIds);
+        }
+
+        await using var worker = await StartAsync(function, storage);
+        Assert.Equal(RunStatus.Completed, (await worker.WaitAsync(small)).Status);
+
+        var smallStart = timeline.StartOf("small", 0);
+        var busyBefore = timeline.StartedBefore("busy", smallStart);
+        Assert.True(busyBefore < 50, $"the new tenant started after {busyBefore} runs of the busy one");
+        Assert.InRange(timeline.MaxOverlap("busy"), 1, 2);
     }
 
     [Fact]

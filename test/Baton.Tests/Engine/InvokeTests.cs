@@ -98,11 +98,14 @@ public abstract class InvokeTests : EngineTests
 
         var parentId = await host.Client.TriggerAsync("parent", new Item(0));
         await TestHost.EventuallyAsync(async () => await host.StatusAsync(parentId) == RunStatus.WaitingForChildren, "the parent waits");
+
+        // The child must be asleep before the clock moves, or its two hours would count from after the jump.
+        var childId = host.Storage.Rows($"SELECT id FROM runs WHERE parent_run_id = '{parentId}'").Single()[0];
+        await TestHost.EventuallyAsync(async () => await host.StatusAsync(childId) == RunStatus.Waiting, "the child sleeps");
         await TestHost.AdvanceUntilAsync(time, TimeSpan.FromHours(1), async () => (await host.StatusAsync(parentId)).IsTerminal());
 
         var parent = await host.WaitAsync(parentId);
         Assert.Equal("System.TimeoutException", parent.Output!.Value.GetString());
-        var childId = host.Storage.Rows($"SELECT id FROM runs WHERE parent_run_id = '{parentId}'").Single()[0];
         Assert.False((await host.StatusAsync(childId)).IsTerminal(), "the child goes on after the parent's timeout");
 
         await TestHost.AdvanceUntilAsync(time, TimeSpan.FromHours(1), async () => (await host.StatusAsync(childId)).IsTerminal());
