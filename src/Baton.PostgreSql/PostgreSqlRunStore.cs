@@ -68,34 +68,63 @@ internal sealed class PostgreSqlRunStore(PostgreSqlDatabase database) : IRunStor
         }));
     }
 
+    private const string RunColumns = "id, function_id, status, input, output, error, attempt, created_at, started_at, ended_at, tags";
+
     public async Task<RunRecord?> GetAsync(string runId, CancellationToken cancellationToken)
     {
-        var (connection, command) = await database.ReadAsync($"""
-            SELECT id, function_id, status, input, output, error, attempt, created_at, started_at, ended_at, tags
-            FROM {database.Schema}.runs WHERE id = @id;
-            """, cancellationToken).ConfigureAwait(false);
+        var (connection, command) = await database.ReadAsync($"SELECT {RunColumns} FROM {database.Schema}.runs WHERE id = @id;", cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         await using (command.ConfigureAwait(false))
         {
             command.With("id", runId);
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            return await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
-                ? new RunRecord(
-                    reader.GetString(0),
-                    reader.GetString(1),
-                    (RunStatus)reader.GetInt32(2),
-                    reader.GetString(3),
-                    StringOrNull(reader, 4),
-                    ErrorFromDb(reader, 5),
-                    reader.GetInt32(6),
-                    Time0(reader.GetInt64(7)),
-                    TimeOrNull(reader, 8),
-                    TimeOrNull(reader, 9))
-                {
-                    Tags = reader.IsDBNull(10) ? [] : System.Text.Json.JsonSerializer.Deserialize<string[]>(reader.GetString(10)) ?? [],
-                }
-                : null;
+            return (await ReadRunsAsync(command, cancellationToken).ConfigureAwait(false)).SingleOrDefault();
         }
+    }
+
+    public async Task<IReadOnlyList<RunRecord>> ListAsync(RunFilter filter, CancellationToken cancellationToken)
+    {
+        var (connection, command) = await database.ReadAsync($"""
+            SELECT {RunColumns} FROM {database.Schema}.runs
+            WHERE (@fn::text IS NULL OR function_id = @fn) AND (@status::int IS NULL OR status = @status)
+              AND (@event::text IS NULL OR event_id = @event)
+              AND (@tag::text IS NULL OR tags::jsonb ? @tag)
+              AND (@from::bigint IS NULL OR created_at >= @from) AND (@to::bigint IS NULL OR created_at < @to)
+              AND (@after_at::bigint IS NULL OR (created_at, id) < (@after_at, @after_id::text))
+            ORDER BY created_at DESC, id DESC LIMIT @limit;
+            """, cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        await using (command.ConfigureAwait(false))
+        {
+            command.With("fn", filter.FunctionId).With("status", (int?)filter.Status).With("event", filter.EventId).With("tag", filter.Tag)
+                .With("from", filter.From is { } from ? Ms(from) : (long?)null).With("to", filter.To is { } to ? Ms(to) : (long?)null)
+                .With("after_at", filter.AfterCreatedAt is { } after ? Ms(after) : (long?)null).With("after_id", filter.AfterId).With("limit", filter.Limit);
+            return await ReadRunsAsync(command, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task<IReadOnlyList<RunRecord>> ReadRunsAsync(Npgsql.NpgsqlCommand command, CancellationToken cancellationToken)
+    {
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var runs = new List<RunRecord>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            runs.Add(new RunRecord(
+                reader.GetString(0),
+                reader.GetString(1),
+                (RunStatus)reader.GetInt32(2),
+                reader.GetString(3),
+                StringOrNull(reader, 4),
+                ErrorFromDb(reader, 5),
+                reader.GetInt32(6),
+                Time0(reader.GetInt64(7)),
+                TimeOrNull(reader, 8),
+                TimeOrNull(reader, 9))
+            {
+                Tags = reader.IsDBNull(10) ? [] : System.Text.Json.JsonSerializer.Deserialize<string[]>(reader.GetString(10)) ?? [],
+            });
+        }
+
+        return runs;
     }
 
     public Task<int> PurgeAsync(DateTimeOffset cutoff, int batchSize, CancellationToken cancellationToken)

@@ -163,6 +163,7 @@ internal static class PostgreSqlSchema
         CREATE UNIQUE INDEX schedules_dedup ON {s}.schedules (dedup_key) WHERE dedup_key IS NOT NULL;
         CREATE INDEX schedules_function ON {s}.schedules (function_id);
         CREATE INDEX queue_keyed ON {s}.queue (function_id, concurrency_key, available_at) WHERE concurrency_key IS NOT NULL;
+        CREATE INDEX runs_created ON {s}.runs (created_at, id);
         """,
     ];
 

@@ -11,18 +11,43 @@ internal sealed class SqliteRunStore(SqliteDatabase database) : IRunStore
             // Rate limits drop only runs started by events; runs created here are started by id, so each has an id.
             [.. runs.Select(run => SqliteWrites.InsertRun(w, run) ?? run.Id)]);
 
+    private const string RunColumns = "id, function_id, status, input, output, error, attempt, created_at, started_at, ended_at, tags";
+
     public Task<RunRecord?> GetAsync(string runId, CancellationToken cancellationToken)
     {
         using var connection = database.OpenRead();
         using var command = connection.CreateCommand();
-        command.CommandText = """
-            SELECT id, function_id, status, input, output, error, attempt, created_at, started_at, ended_at, tags
-            FROM runs WHERE id = @id;
-            """;
+        command.CommandText = $"SELECT {RunColumns} FROM runs WHERE id = @id;";
         command.With("@id", runId);
+        return Task.FromResult(ReadRuns(command).SingleOrDefault());
+    }
+
+    public Task<IReadOnlyList<RunRecord>> ListAsync(RunFilter filter, CancellationToken cancellationToken)
+    {
+        using var connection = database.OpenRead();
+        using var command = connection.CreateCommand();
+        command.CommandText = $"""
+            SELECT {RunColumns} FROM runs
+            WHERE (@fn IS NULL OR function_id = @fn) AND (@status IS NULL OR status = @status)
+              AND (@event IS NULL OR event_id = @event)
+              AND (@tag IS NULL OR EXISTS (SELECT 1 FROM json_each(runs.tags) WHERE value = @tag))
+              AND (@from IS NULL OR created_at >= @from) AND (@to IS NULL OR created_at < @to)
+              AND (@after_at IS NULL OR created_at < @after_at OR (created_at = @after_at AND id < @after_id))
+            ORDER BY created_at DESC, id DESC LIMIT @limit;
+            """;
+        command.With("@fn", filter.FunctionId).With("@status", (int?)filter.Status).With("@event", filter.EventId).With("@tag", filter.Tag)
+            .With("@from", MsOrNull(filter.From)).With("@to", MsOrNull(filter.To))
+            .With("@after_at", MsOrNull(filter.AfterCreatedAt)).With("@after_id", filter.AfterId).With("@limit", filter.Limit);
+        return Task.FromResult(ReadRuns(command));
+    }
+
+    private static IReadOnlyList<RunRecord> ReadRuns(Microsoft.Data.Sqlite.SqliteCommand command)
+    {
         using var reader = command.ExecuteReader();
-        return Task.FromResult(reader.Read()
-            ? new RunRecord(
+        var runs = new List<RunRecord>();
+        while (reader.Read())
+        {
+            runs.Add(new RunRecord(
                 reader.GetString(0),
                 reader.GetString(1),
                 (RunStatus)reader.GetInt32(2),
@@ -35,8 +60,10 @@ internal sealed class SqliteRunStore(SqliteDatabase database) : IRunStore
                 TimeOrNull(reader, 9))
             {
                 Tags = reader.IsDBNull(10) ? [] : System.Text.Json.JsonSerializer.Deserialize<string[]>(reader.GetString(10)) ?? [],
-            }
-            : null);
+            });
+        }
+
+        return runs;
     }
 
     public Task<int> PurgeAsync(DateTimeOffset cutoff, int batchSize, CancellationToken cancellationToken) =>

@@ -162,6 +162,7 @@ internal static class SqliteSchema
         CREATE UNIQUE INDEX schedules_dedup ON schedules(dedup_key) WHERE dedup_key IS NOT NULL;
         CREATE INDEX schedules_function ON schedules(function_id);
         CREATE INDEX queue_keyed ON queue(function_id, concurrency_key, available_at) WHERE concurrency_key IS NOT NULL;
+        CREATE INDEX runs_created ON runs(created_at, id);
         """,
     ];
 

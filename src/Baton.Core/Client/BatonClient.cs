@@ -345,4 +345,46 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
             Missed = schedule.Missed,
             CreatedAt = schedule.CreatedAt,
         };
+
+    public async Task<RunPage> ListRunsAsync(RunQuery query, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        if (query.Limit is < 1 or > 1000)
+        {
+            throw new ArgumentException($"The limit is {query.Limit}; give 1 to 1000.", nameof(query));
+        }
+
+        var (afterAt, afterId) = query.Cursor is null ? (null, null) : RunCursor.Parse(query.Cursor);
+        await engine.EnsureStartedAsync().ConfigureAwait(false);
+        var runs = await engine.Storage.Runs.ListAsync(
+            new RunFilter(query.FunctionId, query.Status, query.Tag, query.EventId, query.From, query.To, afterAt, afterId, query.Limit + 1),
+            cancellationToken).ConfigureAwait(false);
+        var page = runs.Take(query.Limit).Select(r => ToInfo(r, [])).ToList();
+        return new RunPage(page, runs.Count > query.Limit ? RunCursor.After(page[^1].CreatedAt, page[^1].Id) : null);
+    }
+
+    public async Task<IReadOnlyList<FunctionInfo>> ListFunctionsAsync(CancellationToken cancellationToken = default)
+    {
+        await engine.EnsureStartedAsync().ConfigureAwait(false);
+        var functions = await engine.Storage.Functions.ListAsync(cancellationToken).ConfigureAwait(false);
+        return [.. functions.OrderBy(f => f.Id, StringComparer.Ordinal).Select(f =>
+        {
+            using var definition = JsonDocument.Parse(f.DefinitionJson);
+            return new FunctionInfo(f.Id, f.Triggers, definition.RootElement.Clone(), f.UpdatedAt);
+        })];
+    }
+
+    public async Task<EventInfo?> GetEventAsync(string eventId, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(eventId);
+        await engine.EnsureStartedAsync().ConfigureAwait(false);
+        if (await engine.Storage.Events.GetAsync(eventId, cancellationToken).ConfigureAwait(false) is not { } record)
+        {
+            return null;
+        }
+
+        var runs = await engine.Storage.Runs.ListAsync(new RunFilter(null, null, null, eventId, null, null, null, null, 1000), cancellationToken).ConfigureAwait(false);
+        using var data = JsonDocument.Parse(record.DataJson);
+        return new EventInfo(record.Id, record.Name, data.RootElement.Clone(), record.Timestamp, record.ReceivedAt, [.. runs.Select(r => r.Id)]);
+    }
 }

@@ -103,4 +103,14 @@ public interface IBatonClient
     /// <summary>Deletes a schedule created through the client. Returns false when there was none.</summary>
     /// <exception cref="InvalidOperationException">The schedule is declared in code (remove it from the code instead).</exception>
     Task<bool> DeleteScheduleAsync(string scheduleId, CancellationToken cancellationToken = default);
+
+    /// <summary>Runs, newest first, filtered, a page at a time (without their steps; <see cref="GetRunAsync"/> has them).</summary>
+    /// <exception cref="ArgumentException">The query is invalid (a limit out of range, a cursor this API did not give).</exception>
+    Task<RunPage> ListRunsAsync(RunQuery query, CancellationToken cancellationToken = default);
+
+    /// <summary>The functions registered by any node sharing this storage, by id.</summary>
+    Task<IReadOnlyList<FunctionInfo>> ListFunctionsAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>An accepted event and the runs it started, or null.</summary>
+    Task<EventInfo?> GetEventAsync(string eventId, CancellationToken cancellationToken = default);
 }

@@ -12,6 +12,9 @@ public interface IRunStore
     /// <summary>Reads one run, or null.</summary>
     Task<RunRecord?> GetAsync(string runId, CancellationToken cancellationToken);
 
+    /// <summary>Runs matching <paramref name="filter"/>, newest first.</summary>
+    Task<IReadOnlyList<RunRecord>> ListAsync(RunFilter filter, CancellationToken cancellationToken);
+
     /// <summary>Reads a run's journal in the order its entries were first written.</summary>
     Task<IReadOnlyList<StepRecord>> GetStepsAsync(string runId, CancellationToken cancellationToken);
 

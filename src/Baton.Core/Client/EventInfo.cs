@@ -1,0 +1,12 @@
+using System.Text.Json;
+
+namespace Baton;
+
+/// <summary>An accepted event, and the runs it started.</summary>
+/// <param name="Id">The event id.</param>
+/// <param name="Name">The event name.</param>
+/// <param name="Data">The payload.</param>
+/// <param name="Timestamp">When it happened (as sent, or when it was received).</param>
+/// <param name="ReceivedAt">When Baton accepted it.</param>
+/// <param name="RunIds">The runs it started, newest first.</param>
+public sealed record EventInfo(string Id, string Name, JsonElement Data, DateTimeOffset Timestamp, DateTimeOffset ReceivedAt, IReadOnlyList<string> RunIds);
