@@ -25,10 +25,10 @@ public static class BatonHttpApi
         ArgumentNullException.ThrowIfNull(endpoints);
         var group = endpoints.MapGroup("");
         group.AddEndpointFilter(ProblemsFilter);
-        group.MapGet("/healthz", HealthAsync);
+        group.MapGet("/healthz", HealthAsync).AllowAnonymous();
 
         var api = group.MapGroup("/api/v1");
-        api.MapPost("/events", SendEventsAsync);
+        api.MapPost("/events", SendEventsAsync).WithMetadata(new BatonScopeMetadata(BatonKeyScope.Events));
         api.MapGet("/events/{id}", GetEventAsync);
         api.MapGet("/functions", ListFunctionsAsync);
         api.MapGet("/functions/{id}", GetFunctionAsync);

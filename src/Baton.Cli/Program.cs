@@ -1,0 +1,3 @@
+using Baton.Cli;
+
+return await BatonCommands.RunAsync(args, Console.Out, Console.Error);

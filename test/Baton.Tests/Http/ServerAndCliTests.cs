@@ -1,0 +1,117 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using Baton.Cli;
+using Microsoft.AspNetCore.Builder;
+
+namespace Baton.Tests.Http;
+
+/// <summary>The standalone server (<c>baton start</c> / <c>baton dev</c>) and the CLI commands that talk to it, over loopback HTTP.</summary>
+public sealed class ServerAndCliTests : IDisposable
+{
+    private const string ManageKey = "manage-key-0123456789";
+    private const string EventsKey = "events-key-0123456789";
+    private readonly DirectoryInfo _directory = Directory.CreateTempSubdirectory("baton-server-");
+
+    public void Dispose()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        _directory.Delete(recursive: true);
+    }
+
+    private async Task<(WebApplication App, string Url)> StartAsync(ServerSettings settings)
+    {
+        var app = BatonServer.Build(settings);
+        await app.StartAsync();
+        return (app, app.Urls.First());
+    }
+
+    private static async Task<HttpStatusCode> CallAsync(HttpClient http, HttpMethod method, string path, string? key)
+    {
+        using var request = new HttpRequestMessage(method, path)
+        {
+            Content = method == HttpMethod.Post ? new StringContent("""{"name":"app/hello","data":{}}""", Encoding.UTF8, "application/json") : null,
+        };
+        if (key is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        }
+
+        using var response = await http.SendAsync(request);
+        if (!response.IsSuccessStatusCode)
+        {
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        }
+
+        return response.StatusCode;
+    }
+
+    [Fact]
+    public async Task Start_WithoutAnApiKey_RefusesWithHowToSetOne_AndWritesNothing()
+    {
+        var database = Path.Combine(_directory.FullName, "server.db");
+        var (output, error) = (new StringWriter(), new StringWriter());
+
+        var exit = await BatonCommands.RunAsync(["start", "--sqlite", database, "--bind", "127.0.0.1"], output, error);
+
+        Assert.Equal(2, exit);
+        Assert.Contains("--api-key", error.ToString(), StringComparison.Ordinal);
+        Assert.Contains("BATON_API_KEYS", error.ToString(), StringComparison.Ordinal);
+        Assert.False(File.Exists(database));
+    }
+
+    [Fact]
+    public async Task Start_WithKeys_EveryCallNeedsAValidKey_AndAnEventsKeyOnlySendsEvents()
+    {
+        var (app, url) = await StartAsync(new ServerSettings
+        {
+            Bind = "127.0.0.1",
+            Port = 0,
+            SqlitePath = Path.Combine(_directory.FullName, "server.db"),
+            ApiKeys = [ManageKey, "events:" + EventsKey],
+        });
+        await using var _ = app;
+        using var http = new HttpClient { BaseAddress = new Uri(url + "/") };
+
+        Assert.Equal(HttpStatusCode.OK, await CallAsync(http, HttpMethod.Get, "healthz", null));
+        Assert.Equal(HttpStatusCode.Unauthorized, await CallAsync(http, HttpMethod.Post, "api/v1/events", null));
+        Assert.Equal(HttpStatusCode.Unauthorized, await CallAsync(http, HttpMethod.Post, "api/v1/events", ManageKey + "x"));
+        Assert.Equal(HttpStatusCode.Unauthorized, await CallAsync(http, HttpMethod.Get, "api/v1/runs", "short"));
+        Assert.Equal(HttpStatusCode.Accepted, await CallAsync(http, HttpMethod.Post, "api/v1/events", EventsKey));
+        Assert.Equal(HttpStatusCode.Forbidden, await CallAsync(http, HttpMethod.Get, "api/v1/runs", EventsKey));
+        Assert.Equal(HttpStatusCode.Accepted, await CallAsync(http, HttpMethod.Post, "api/v1/events", ManageKey));
+        Assert.Equal(HttpStatusCode.OK, await CallAsync(http, HttpMethod.Get, "api/v1/runs", ManageKey));
+        Assert.Equal(HttpStatusCode.OK, await CallAsync(http, HttpMethod.Get, "api/v1/functions", ManageKey));
+    }
+
+    [Fact]
+    public async Task Cli_AgainstADevServer_SendsListsAndReportsProblems()
+    {
+        var (app, url) = await StartAsync(new ServerSettings { Bind = "127.0.0.1", Port = 0, SqlitePath = Path.Combine(_directory.FullName, ".baton", "dev.db"), Dev = true });
+        await using var _ = app;
+
+        async Task<(int Exit, string Output, string Error)> Baton(params string[] args)
+        {
+            var (output, error) = (new StringWriter(), new StringWriter());
+            var exit = await BatonCommands.RunAsync([.. args, "--url", url], output, error);
+            return (exit, output.ToString(), error.ToString());
+        }
+
+        var sent = await Baton("send", "app/hello", "--data", """{"name":"Ada"}""", "--id", "hello-1");
+        Assert.Equal((0, ""), (sent.Exit, sent.Error));
+        Assert.Contains("Accepted event hello-1", sent.Output, StringComparison.Ordinal);
+
+        var badJson = await Baton("send", "app/hello", "--data", "{name:");
+        Assert.Equal(1, badJson.Exit);
+        Assert.Contains("--data is not valid JSON", badJson.Error, StringComparison.Ordinal);
+
+        Assert.Equal(0, (await Baton("functions")).Exit);
+        Assert.Equal(0, (await Baton("runs", "list", "--status", "failed")).Exit);
+        var badStatus = await Baton("runs", "list", "--status", "sleeping");
+        Assert.Equal(1, badStatus.Exit);
+        Assert.Contains("status=sleeping is not a run status", badStatus.Error, StringComparison.Ordinal);
+        var missing = await Baton("runs", "show", "nope");
+        Assert.Equal(1, missing.Exit);
+        Assert.Contains("There is no run with id 'nope'", missing.Error, StringComparison.Ordinal);
+    }
+}
