@@ -29,6 +29,7 @@ public static class BatonHttpApi
 
         var api = group.MapGroup("/api/v1");
         api.MapPost("/events", SendEventsAsync).WithMetadata(new BatonScopeMetadata(BatonKeyScope.Events));
+        api.MapGet("/events", ListEventsAsync);
         api.MapGet("/events/{id}", GetEventAsync);
         api.MapGet("/functions", ListFunctionsAsync);
         api.MapGet("/functions/{id}", GetFunctionAsync);
@@ -107,8 +108,22 @@ public static class BatonHttpApi
 
     private static async Task<IResult> GetEventAsync(string id, IBatonClient client, CancellationToken cancellationToken) =>
         await client.GetEventAsync(id, cancellationToken).ConfigureAwait(false) is { } e
-            ? Results.Json(new { id = e.Id, name = e.Name, data = e.Data, ts = e.Timestamp.ToUnixTimeMilliseconds(), receivedAt = e.ReceivedAt, runIds = e.RunIds })
+            ? Results.Json(EventJson(e))
             : NotFound($"There is no event with id '{id}'.");
+
+    private static async Task<IResult> ListEventsAsync(HttpRequest request, IBatonClient client, CancellationToken cancellationToken)
+    {
+        var q = request.Query;
+        var limit = q["limit"].ToString() is { Length: > 0 } limitText
+            ? int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed) ? parsed : throw new BadRequestException($"limit={limitText} is not a number.")
+            : 50;
+        var page = await client.ListEventsAsync(
+            q["name"].ToString() is { Length: > 0 } name ? name : null, limit, q["cursor"].ToString() is { Length: > 0 } cursor ? cursor : null, cancellationToken).ConfigureAwait(false);
+        return Results.Json(new { events = page.Events.Select(EventJson), nextCursor = page.NextCursor });
+    }
+
+    private static object EventJson(EventInfo e) =>
+        new { id = e.Id, name = e.Name, data = e.Data, ts = e.Timestamp.ToUnixTimeMilliseconds(), receivedAt = e.ReceivedAt, runIds = e.RunIds };
 
     private static async Task<IResult> ListFunctionsAsync(IBatonClient client, CancellationToken cancellationToken) =>
         Results.Json(new { functions = (await client.ListFunctionsAsync(cancellationToken).ConfigureAwait(false)).Select(FunctionJson) });

@@ -91,4 +91,27 @@ internal sealed class PostgreSqlEventStore(PostgreSqlDatabase database) : IEvent
                 : null;
         }
     }
+
+    public async Task<IReadOnlyList<EventRecord>> ListAsync(string? name, DateTimeOffset? afterReceivedAt, string? afterId, int limit, CancellationToken cancellationToken)
+    {
+        var (connection, command) = await database.ReadAsync($"""
+            SELECT id, name, data, ts, received_at FROM {database.Schema}.events
+            WHERE (@name::text IS NULL OR name = @name)
+              AND (@after_at::bigint IS NULL OR (received_at, id) < (@after_at, @after_id::text))
+            ORDER BY received_at DESC, id DESC LIMIT @limit;
+            """, cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        await using (command.ConfigureAwait(false))
+        {
+            command.With("name", name).With("after_at", afterReceivedAt is { } after ? Ms(after) : (long?)null).With("after_id", afterId).With("limit", limit);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            var events = new List<EventRecord>();
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                events.Add(new EventRecord(reader.GetString(0), reader.GetString(1), reader.GetString(2), Time0(reader.GetInt64(3)), Time0(reader.GetInt64(4))));
+            }
+
+            return events;
+        }
+    }
 }

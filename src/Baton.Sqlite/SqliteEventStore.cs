@@ -19,4 +19,25 @@ internal sealed class SqliteEventStore(SqliteDatabase database) : IEventStore
             ? new EventRecord(reader.GetString(0), reader.GetString(1), reader.GetString(2), Time0(reader.GetInt64(3)), Time0(reader.GetInt64(4)))
             : null);
     }
+
+    public Task<IReadOnlyList<EventRecord>> ListAsync(string? name, DateTimeOffset? afterReceivedAt, string? afterId, int limit, CancellationToken cancellationToken)
+    {
+        using var connection = database.OpenRead();
+        using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT id, name, data, ts, received_at FROM events
+            WHERE (@name IS NULL OR name = @name)
+              AND (@after_at IS NULL OR received_at < @after_at OR (received_at = @after_at AND id < @after_id))
+            ORDER BY received_at DESC, id DESC LIMIT @limit;
+            """;
+        command.With("@name", name).With("@after_at", MsOrNull(afterReceivedAt)).With("@after_id", afterId).With("@limit", limit);
+        using var reader = command.ExecuteReader();
+        var events = new List<EventRecord>();
+        while (reader.Read())
+        {
+            events.Add(new EventRecord(reader.GetString(0), reader.GetString(1), reader.GetString(2), Time0(reader.GetInt64(3)), Time0(reader.GetInt64(4))));
+        }
+
+        return Task.FromResult<IReadOnlyList<EventRecord>>(events);
+    }
 }

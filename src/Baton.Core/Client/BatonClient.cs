@@ -383,7 +383,31 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
             return null;
         }
 
-        var runs = await engine.Storage.Runs.ListAsync(new RunFilter(null, null, null, eventId, null, null, null, null, 1000), cancellationToken).ConfigureAwait(false);
+        return await ToInfoAsync(record, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<EventPage> ListEventsAsync(string? name = null, int limit = 50, string? cursor = null, CancellationToken cancellationToken = default)
+    {
+        if (limit is < 1 or > 1000)
+        {
+            throw new ArgumentException($"The limit is {limit}; give 1 to 1000.", nameof(limit));
+        }
+
+        var (afterAt, afterId) = cursor is null ? (null, null) : RunCursor.Parse(cursor);
+        await engine.EnsureStartedAsync().ConfigureAwait(false);
+        var records = await engine.Storage.Events.ListAsync(name, afterAt, afterId, limit + 1, cancellationToken).ConfigureAwait(false);
+        var page = new List<EventInfo>();
+        foreach (var record in records.Take(limit))
+        {
+            page.Add(await ToInfoAsync(record, cancellationToken).ConfigureAwait(false));
+        }
+
+        return new EventPage(page, records.Count > limit ? RunCursor.After(page[^1].ReceivedAt, page[^1].Id) : null);
+    }
+
+    private async Task<EventInfo> ToInfoAsync(EventRecord record, CancellationToken cancellationToken)
+    {
+        var runs = await engine.Storage.Runs.ListAsync(new RunFilter(null, null, null, record.Id, null, null, null, null, 1000), cancellationToken).ConfigureAwait(false);
         using var data = JsonDocument.Parse(record.DataJson);
         return new EventInfo(record.Id, record.Name, data.RootElement.Clone(), record.Timestamp, record.ReceivedAt, [.. runs.Select(r => r.Id)]);
     }

@@ -10,3 +10,6 @@ namespace Baton;
 /// <param name="ReceivedAt">When Baton accepted it.</param>
 /// <param name="RunIds">The runs it started, newest first.</param>
 public sealed record EventInfo(string Id, string Name, JsonElement Data, DateTimeOffset Timestamp, DateTimeOffset ReceivedAt, IReadOnlyList<string> RunIds);
+
+/// <summary>A page of events, newest first, and the cursor of the next page (null: no more).</summary>
+public sealed record EventPage(IReadOnlyList<EventInfo> Events, string? NextCursor);

@@ -113,4 +113,8 @@ public interface IBatonClient
 
     /// <summary>An accepted event and the runs it started, or null.</summary>
     Task<EventInfo?> GetEventAsync(string eventId, CancellationToken cancellationToken = default);
+
+    /// <summary>Accepted events, newest first, optionally of one name, a page at a time (each with the runs it started).</summary>
+    /// <exception cref="ArgumentException">A limit out of range (1 to 1,000), or a cursor this API did not give.</exception>
+    Task<EventPage> ListEventsAsync(string? name = null, int limit = 50, string? cursor = null, CancellationToken cancellationToken = default);
 }

@@ -4,7 +4,7 @@ using System.Text;
 
 namespace Baton;
 
-/// <summary>An opaque position in the newest-first list of runs: the last run of a page (created at, id).</summary>
+/// <summary>An opaque position in a newest-first list (of runs, or events): the last item of a page (its time, its id).</summary>
 internal static class RunCursor
 {
     public static string After(DateTimeOffset createdAt, string id) =>

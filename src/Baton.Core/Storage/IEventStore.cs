@@ -12,4 +12,10 @@ public interface IEventStore
 
     /// <summary>Reads one event, or null.</summary>
     Task<EventRecord?> GetAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Accepted events, newest first (received_at, then id, both descending), optionally of one name, after the position
+    /// (<paramref name="afterReceivedAt"/>, <paramref name="afterId"/>) when given.
+    /// </summary>
+    Task<IReadOnlyList<EventRecord>> ListAsync(string? name, DateTimeOffset? afterReceivedAt, string? afterId, int limit, CancellationToken cancellationToken);
 }

@@ -91,6 +91,17 @@ public abstract class HttpApiTests
         Assert.Equal([runIds[0]], byEvent.GetProperty("runIds").EnumerateArray().Select(r => r.GetString()));
         Assert.Equal("a", byEvent.GetProperty("data").GetProperty("title").GetString());
 
+        // Events, newest first, by name, a page at a time.
+        await JsonAsync(await http.PostAsync("api/v1/events", Body("""[{"name":"other","id":"o1"},{"name":"other","id":"o2"},{"name":"other","id":"o3"}]""")), HttpStatusCode.Accepted);
+        var events = await JsonAsync(await http.GetAsync("api/v1/events?name=other&limit=2"), HttpStatusCode.OK);
+        var firstPage = events.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("id").GetString()!).ToList();
+        var rest = await JsonAsync(await http.GetAsync($"api/v1/events?name=other&limit=2&cursor={events.GetProperty("nextCursor").GetString()}"), HttpStatusCode.OK);
+        Assert.Equal(["o1", "o2", "o3"], firstPage.Concat(rest.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("id").GetString()!)).Order(StringComparer.Ordinal));
+        Assert.Equal(JsonValueKind.Null, rest.GetProperty("nextCursor").ValueKind);
+        var all = await JsonAsync(await http.GetAsync("api/v1/events"), HttpStatusCode.OK);
+        Assert.Equal(5, all.GetProperty("events").GetArrayLength());
+        Assert.Contains(all.GetProperty("events").EnumerateArray(), e => e.GetProperty("id").GetString() == "e1" && e.GetProperty("runIds")[0].GetString() == runIds[0]);
+
         var failedRuns = await JsonAsync(await http.GetAsync("api/v1/runs?functionId=greet&status=failed"), HttpStatusCode.OK);
         Assert.Equal([runIds[1]], failedRuns.GetProperty("runs").EnumerateArray().Select(r => r.GetProperty("id").GetString()));
 
@@ -171,6 +182,8 @@ public abstract class HttpApiTests
         await ProblemAsync(await http.GetAsync("api/v1/runs?limit=0"), HttpStatusCode.BadRequest, "limit");
         await ProblemAsync(await http.GetAsync("api/v1/runs?from=monday"), HttpStatusCode.BadRequest, "from=monday");
         await ProblemAsync(await http.GetAsync("api/v1/events/missing"), HttpStatusCode.NotFound, "missing");
+        await ProblemAsync(await http.GetAsync("api/v1/events?cursor=zzz"), HttpStatusCode.BadRequest, "cursor");
+        await ProblemAsync(await http.GetAsync("api/v1/events?limit=5000"), HttpStatusCode.BadRequest, "limit");
         await ProblemAsync(await http.GetAsync("api/v1/functions/missing"), HttpStatusCode.NotFound, "missing");
 
         Assert.Equal(0, storage.Scalar("SELECT COUNT(*) FROM events"));
