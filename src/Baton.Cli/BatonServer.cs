@@ -45,6 +45,7 @@ internal static class BatonServer
             });
         });
 
+        builder.Services.AddOpenApi();
         if (!settings.Dev)
         {
             builder.Services.AddBatonApiKeys(o =>
@@ -57,6 +58,7 @@ internal static class BatonServer
         }
 
         var app = builder.Build();
+        app.MapOpenApi();
         var api = app.MapBaton();
         if (!settings.Dev)
         {

@@ -97,6 +97,22 @@ public sealed class ServerAndCliTests : IDisposable
             return (exit, output.ToString(), error.ToString());
         }
 
+        // The OpenAPI document describes every route of the API.
+        using (var http = new HttpClient())
+        {
+            var document = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync(url + "/openapi/v1.json")).RootElement;
+            var paths = document.GetProperty("paths").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.EnumerateObject().Select(m => m.Name).Order().ToList());
+            Assert.Equal(["post"], paths["/api/v1/events"].Where(m => m == "post"));
+            Assert.Equal(["get"], paths["/api/v1/events/{id}"]);
+            Assert.Equal(["get"], paths["/api/v1/runs"]);
+            Assert.Equal(["get"], paths["/api/v1/runs/{id}"]);
+            Assert.Equal(["post"], paths["/api/v1/runs/{id}/cancel"]);
+            Assert.Equal(["post"], paths["/api/v1/runs/{id}/replay"]);
+            Assert.Equal(["post"], paths["/api/v1/functions/{id}/runs"]);
+            Assert.Equal(["get"], paths["/api/v1/functions"]);
+            Assert.Equal(["get"], paths["/healthz"]);
+        }
+
         var sent = await Baton("send", "app/hello", "--data", """{"name":"Ada"}""", "--id", "hello-1");
         Assert.Equal((0, ""), (sent.Exit, sent.Error));
         Assert.Contains("Accepted event hello-1", sent.Output, StringComparison.Ordinal);
