@@ -34,10 +34,21 @@ public static class BatonHttpApi
         api.MapGet("/functions", ListFunctionsAsync);
         api.MapGet("/functions/{id}", GetFunctionAsync);
         api.MapPost("/functions/{id}/runs", TriggerAsync);
+        api.MapPost("/functions/{id}/runs/batch", BatchTriggerAsync);
         api.MapGet("/runs", ListRunsAsync);
         api.MapGet("/runs/{id}", GetRunAsync);
         api.MapPost("/runs/{id}/cancel", CancelAsync);
         api.MapPost("/runs/{id}/replay", ReplayAsync);
+        api.MapPost("/runs/{id}/rerun", RerunAsync);
+        api.MapPost("/queues/{name}/pause", (string name, IBatonClient client, CancellationToken ct) => PauseQueueAsync(name, true, client, ct));
+        api.MapPost("/queues/{name}/resume", (string name, IBatonClient client, CancellationToken ct) => PauseQueueAsync(name, false, client, ct));
+        api.MapPost("/schedules", CreateScheduleAsync);
+        api.MapGet("/schedules", ListSchedulesAsync);
+        api.MapGet("/schedules/{id}", GetScheduleAsync);
+        api.MapPut("/schedules/{id}", UpdateScheduleAsync);
+        api.MapPost("/schedules/{id}/pause", (string id, IBatonClient client, CancellationToken ct) => PauseScheduleAsync(id, true, client, ct));
+        api.MapPost("/schedules/{id}/resume", (string id, IBatonClient client, CancellationToken ct) => PauseScheduleAsync(id, false, client, ct));
+        api.MapDelete("/schedules/{id}", DeleteScheduleAsync);
         return group;
     }
 
@@ -137,11 +148,7 @@ public static class BatonHttpApi
 
     private static async Task<IResult> TriggerAsync(string id, HttpRequest request, IBatonClient client, CancellationToken cancellationToken)
     {
-        var wait = request.Query["wait"].ToString() is { Length: > 0 } waitText
-            ? int.TryParse(waitText, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) && seconds <= MaxWaitSeconds
-                ? seconds
-                : throw new BadRequestException($"wait={waitText} is not a number of seconds from 0 to {MaxWaitSeconds}.")
-            : (int?)null;
+        var wait = WaitSeconds(request);
 
         JsonElement? data = null;
         var options = new TriggerOptions();
@@ -230,17 +237,140 @@ public static class BatonHttpApi
         return Results.Json(new { runs = page.Runs.Select(RunJson), nextCursor = page.NextCursor });
     }
 
-    private static async Task<IResult> GetRunAsync(string id, IBatonClient client, CancellationToken cancellationToken) =>
-        await client.GetRunAsync(id, cancellationToken).ConfigureAwait(false) is { } run
+    /// <remarks><c>?wait=&lt;seconds&gt;</c> answers as soon as the run has ended, or with its state when the time is up.</remarks>
+    private static async Task<IResult> GetRunAsync(string id, HttpRequest request, IBatonClient client, CancellationToken cancellationToken)
+    {
+        if (WaitSeconds(request) is { } wait && wait > 0)
+        {
+            return Results.Json(RunJson(await client.WaitForRunAsync(id, TimeSpan.FromSeconds(wait), cancellationToken).ConfigureAwait(false)));
+        }
+
+        return await client.GetRunAsync(id, cancellationToken).ConfigureAwait(false) is { } run
             ? Results.Json(RunJson(run))
             : NotFound($"There is no run with id '{id}'.");
+    }
+
+    private static int? WaitSeconds(HttpRequest request) =>
+        request.Query["wait"].ToString() is { Length: > 0 } waitText
+            ? int.TryParse(waitText, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) && seconds <= MaxWaitSeconds
+                ? seconds
+                : throw new BadRequestException($"wait={waitText} is not a number of seconds from 0 to {MaxWaitSeconds}.")
+            : null;
+
+    private static async Task<IResult> BatchTriggerAsync(string id, HttpRequest request, IBatonClient client, CancellationToken cancellationToken)
+    {
+        using var body = await ReadJsonAsync(request, cancellationToken).ConfigureAwait(false);
+        if (body.RootElement.ValueKind != JsonValueKind.Object || !body.RootElement.TryGetProperty("items", out var items) || items.ValueKind != JsonValueKind.Array)
+        {
+            throw new BadRequestException("The body must be an object {items: [data, ...]}, one payload per run.");
+        }
+
+        var runIds = await client.BatchTriggerAsync(id, [.. items.EnumerateArray().Select(i => (object?)i.Clone())], cancellationToken).ConfigureAwait(false);
+        return Results.Json(new { runIds }, statusCode: StatusCodes.Status202Accepted);
+    }
+
+    private static async Task<IResult> RerunAsync(string id, HttpRequest request, IBatonClient client, CancellationToken cancellationToken)
+    {
+        using var body = await ReadJsonAsync(request, cancellationToken).ConfigureAwait(false);
+        var stepId = body.RootElement.ValueKind == JsonValueKind.Object ? OptionalString(body.RootElement, "stepId") : null;
+        return stepId is null
+            ? throw new BadRequestException("The body must be an object {stepId}: the step to run again from.")
+            : Results.Json(new { runId = await client.RerunFromStepAsync(id, stepId, cancellationToken).ConfigureAwait(false) }, statusCode: StatusCodes.Status202Accepted);
+    }
+
+    private static async Task<IResult> PauseQueueAsync(string name, bool paused, IBatonClient client, CancellationToken cancellationToken)
+    {
+        await (paused ? client.PauseQueueAsync(name, cancellationToken) : client.ResumeQueueAsync(name, cancellationToken)).ConfigureAwait(false);
+        return Results.Json(new { queue = name, paused });
+    }
+
+    private static async Task<IResult> CreateScheduleAsync(HttpRequest request, IBatonClient client, CancellationToken cancellationToken)
+    {
+        var (functionId, cron, options) = await ReadScheduleAsync(request, cancellationToken).ConfigureAwait(false);
+        var schedule = await client.CreateScheduleAsync(functionId ?? throw new BadRequestException("\"functionId\" is required."), cron, options, cancellationToken).ConfigureAwait(false);
+        return Results.Json(ScheduleJson(schedule), statusCode: StatusCodes.Status201Created);
+    }
+
+    private static async Task<IResult> UpdateScheduleAsync(string id, HttpRequest request, IBatonClient client, CancellationToken cancellationToken)
+    {
+        var (_, cron, options) = await ReadScheduleAsync(request, cancellationToken).ConfigureAwait(false);
+        return Results.Json(ScheduleJson(await client.UpdateScheduleAsync(id, cron, options, cancellationToken).ConfigureAwait(false)));
+    }
+
+    private static async Task<(string? FunctionId, string Cron, ScheduleOptions Options)> ReadScheduleAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        using var body = await ReadJsonAsync(request, cancellationToken).ConfigureAwait(false);
+        var root = body.RootElement;
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            throw new BadRequestException("The body must be an object {functionId, cron, timeZone?, externalId?, deduplicationKey?, missed?}.");
+        }
+
+        var missed = OptionalString(root, "missed") is { } missedText
+            ? Enum.TryParse<MissedSlots>(missedText, ignoreCase: true, out var m) && Enum.IsDefined(m)
+                ? m
+                : throw new BadRequestException($"\"missed\" is '{missedText}'; use skip or catchUpOne.")
+            : MissedSlots.Skip;
+        return (
+            OptionalString(root, "functionId"),
+            OptionalString(root, "cron") ?? throw new BadRequestException("\"cron\" is required: a cron expression of 5 fields, or 6 with seconds first."),
+            new ScheduleOptions
+            {
+                TimeZone = OptionalString(root, "timeZone"),
+                ExternalId = OptionalString(root, "externalId"),
+                DeduplicationKey = OptionalString(root, "deduplicationKey"),
+                Missed = missed,
+            });
+    }
+
+    private static async Task<IResult> ListSchedulesAsync(HttpRequest request, IBatonClient client, CancellationToken cancellationToken)
+    {
+        var q = request.Query;
+        string? Text(string name) => q[name].ToString() is { Length: > 0 } value ? value : null;
+        var limit = Text("limit") is { } limitText
+            ? int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed) && parsed is >= 1 and <= 1000 ? parsed : throw new BadRequestException($"limit={limitText} is not a number from 1 to 1000.")
+            : 100;
+        var schedules = await client.ListSchedulesAsync(Text("functionId"), Text("externalId"), Text("after"), limit, cancellationToken).ConfigureAwait(false);
+        return Results.Json(new { schedules = schedules.Select(ScheduleJson) });
+    }
+
+    private static async Task<IResult> GetScheduleAsync(string id, IBatonClient client, CancellationToken cancellationToken) =>
+        await client.GetScheduleAsync(id, cancellationToken).ConfigureAwait(false) is { } schedule
+            ? Results.Json(ScheduleJson(schedule))
+            : NotFound($"There is no schedule with id '{id}'.");
+
+    private static async Task<IResult> PauseScheduleAsync(string id, bool paused, IBatonClient client, CancellationToken cancellationToken)
+    {
+        await (paused ? client.PauseScheduleAsync(id, cancellationToken) : client.ResumeScheduleAsync(id, cancellationToken)).ConfigureAwait(false);
+        return Results.Json(ScheduleJson((await client.GetScheduleAsync(id, cancellationToken).ConfigureAwait(false))!));
+    }
+
+    private static async Task<IResult> DeleteScheduleAsync(string id, IBatonClient client, CancellationToken cancellationToken) =>
+        await client.DeleteScheduleAsync(id, cancellationToken).ConfigureAwait(false)
+            ? Results.NoContent()
+            : NotFound($"There is no schedule with id '{id}'.");
+
+    private static object ScheduleJson(ScheduleInfo s) => new
+    {
+        id = s.Id,
+        functionId = s.FunctionId,
+        cron = s.Cron,
+        timeZone = s.TimeZone,
+        nextAt = s.NextAt,
+        fromCode = s.FromCode,
+        externalId = s.ExternalId,
+        deduplicationKey = s.DeduplicationKey,
+        paused = s.Paused,
+        missed = JsonNamingPolicy.CamelCase.ConvertName(s.Missed.ToString()),
+        createdAt = s.CreatedAt,
+    };
 
     private static async Task<IResult> CancelAsync(string id, IBatonClient client, CancellationToken cancellationToken)
     {
         var cancelled = await client.CancelAsync(id, "Cancelled through the HTTP API.", cancellationToken).ConfigureAwait(false);
         return cancelled
             ? Results.Json(RunJson((await client.GetRunAsync(id, cancellationToken).ConfigureAwait(false))!))
-            : Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Run already ended", detail: $"Run '{id}' has already ended; only an unfinished run can be cancelled.");
+            : Problem(StatusCodes.Status409Conflict, "Run already ended", $"Run '{id}' has already ended; only an unfinished run can be cancelled.", "run-ended");
     }
 
     private static async Task<IResult> ReplayAsync(string id, IBatonClient client, CancellationToken cancellationToken) =>
@@ -296,7 +426,7 @@ public static class BatonHttpApi
         }
     }
 
-    private static IResult NotFound(string detail) => Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: detail);
+    private static IResult NotFound(string detail) => Problem(StatusCodes.Status404NotFound, "Not found", detail, "not-found");
 
     private static string Capitalized(string text) => string.Concat(text[..1].ToUpperInvariant(), text[1..]);
 
@@ -309,32 +439,44 @@ public static class BatonHttpApi
         }
         catch (ProblemException ex)
         {
-            return Results.Problem(statusCode: ex.Status, title: ex.Title, detail: ex.Message);
+            return Problem(ex.Status, ex.Title, ex.Message, ex.Status == StatusCodes.Status400BadRequest ? "invalid" : "unsupported-media-type");
         }
         catch (UnknownFunctionException ex)
         {
-            return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Unknown function", detail: ex.Message);
+            return Problem(StatusCodes.Status404NotFound, "Unknown function", ex.Message, "unknown-function", new() { ["functionId"] = ex.FunctionId, ["knownFunctions"] = ex.KnownIds });
         }
         catch (KeyNotFoundException ex)
         {
-            return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: ex.Message);
+            return Problem(StatusCodes.Status404NotFound, "Not found", ex.Message, "not-found");
         }
         catch (PayloadTooLargeException ex)
         {
-            return Results.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "Payload too large", detail: ex.Message);
+            return Problem(StatusCodes.Status413PayloadTooLarge, "Payload too large", ex.Message, "payload-too-large", new() { ["sizeBytes"] = ex.SizeBytes, ["limitBytes"] = ex.LimitBytes });
         }
         catch (BadHttpRequestException ex)
         {
-            return Results.Problem(statusCode: ex.StatusCode, title: "Bad request", detail: ex.Message);
+            return Problem(ex.StatusCode, "Bad request", ex.Message, "invalid");
         }
         catch (ArgumentException ex)
         {
-            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid request", detail: ex.Message);
+            return Problem(StatusCodes.Status400BadRequest, "Invalid request", ex.Message, "invalid");
         }
         catch (BatonException ex)
         {
-            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid request", detail: ex.Message);
+            return Problem(StatusCodes.Status400BadRequest, "Invalid request", ex.Message, "invalid");
         }
+        catch (InvalidOperationException ex)
+        {
+            return Problem(StatusCodes.Status409Conflict, "Conflict", ex.Message, "conflict");
+        }
+    }
+
+    /// <summary>A problem response with a machine-readable <c>code</c> (and details) that <see cref="BatonHttpClient"/> turns back into the exception.</summary>
+    private static IResult Problem(int status, string title, string detail, string code, Dictionary<string, object?>? extensions = null)
+    {
+        extensions ??= [];
+        extensions["code"] = code;
+        return Results.Problem(statusCode: status, title: title, detail: detail, extensions: extensions);
     }
 
     private class ProblemException(int status, string title, string message) : Exception(message)

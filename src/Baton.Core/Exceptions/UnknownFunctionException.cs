@@ -8,10 +8,14 @@ public sealed class UnknownFunctionException : BatonException
         : base($"No function has the id '{functionId}'. Registered functions: {Describe(knownIds)}.")
     {
         FunctionId = functionId;
+        KnownIds = [.. knownIds.Order(StringComparer.Ordinal)];
     }
 
     /// <summary>The id that was asked for.</summary>
     public string FunctionId { get; }
+
+    /// <summary>The ids that are registered.</summary>
+    public IReadOnlyList<string> KnownIds { get; }
 
     private static string Describe(IEnumerable<string> ids)
     {

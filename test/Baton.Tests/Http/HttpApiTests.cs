@@ -190,6 +190,62 @@ public abstract class HttpApiTests
         Assert.Equal(0, storage.Scalar("SELECT COUNT(*) FROM runs"));
     }
 
+    [Fact]
+    public async Task BatonHttpClient_DoesOverHttpWhatTheInProcessClientDoes()
+    {
+        var (app, http, storage) = await StartAsync();
+        await using var _ = app;
+        using var __ = storage;
+        IBatonClient remote = new BatonHttpClient(http);
+
+        var sent = await remote.SendAsync(new BatonEvent("doc/uploaded", new Doc("remote")) { Id = "r1" });
+        Assert.Equal(["r1"], sent.Ids);
+        var run = await remote.WaitForRunAsync(Assert.Single(sent.RunIds), TestHost.Timeout);
+        Assert.Equal((RunStatus.Completed, "hello remote"), (run.Status, run.GetOutput<string>()));
+        Assert.Equal(("hello", StepKind.Run, StepStatus.Completed), (run.Steps[0].Id, run.Steps[0].Kind, run.Steps[0].Status));
+        Assert.Equal([run.Id], (await remote.GetEventAsync("r1"))!.RunIds);
+
+        Assert.Equal("hello direct", await remote.TriggerAndWaitAsync<string>("greet", new Doc("direct"), TestHost.Timeout));
+        var failed = await Assert.ThrowsAsync<RunFailedException>(() => remote.TriggerAndWaitAsync<string>("greet", new Doc("bad", Fail: true), TestHost.Timeout));
+        Assert.Contains("asked to fail", failed.Run.Error!.Message, StringComparison.Ordinal);
+        var batch = await remote.BatchTriggerAsync("greet", [new Doc("b1"), new Doc("b2")]);
+        Assert.Equal(["hello b1", "hello b2"], await Task.WhenAll(batch.Select(async id => (await remote.WaitForRunAsync(id, TestHost.Timeout)).GetOutput<string>()!)));
+        var rerun = await remote.WaitForRunAsync(await remote.RerunFromStepAsync(run.Id, "hello"), TestHost.Timeout);
+        Assert.Equal("hello remote", rerun.GetOutput<string>());
+
+        var waiting = await remote.TriggerAsync("approve", new Doc("w"), new TriggerOptions { IdempotencyKey = "w-1", Tags = { "review" } });
+        await TestHost.EventuallyAsync(async () => (await remote.GetRunAsync(waiting))!.Status == RunStatus.WaitingForEvent, "the run waits");
+        Assert.True(await remote.CancelAsync(waiting));
+        Assert.False(await remote.CancelAsync(waiting));
+        Assert.Equal([waiting], (await remote.ListRunsAsync(new RunQuery { Tag = "review" })).Runs.Select(r => r.Id));
+        Assert.NotEqual(waiting, await remote.ReplayAsync(waiting));
+
+        await remote.PauseQueueAsync("gpu");
+        await remote.ResumeQueueAsync("gpu");
+        var schedule = await remote.CreateScheduleAsync("greet", "0 9 * * *", new ScheduleOptions { TimeZone = "Europe/Paris", ExternalId = "u1", DeduplicationKey = "digest-u1" });
+        Assert.Equal(schedule.Id, (await remote.CreateScheduleAsync("greet", "0 10 * * *", new ScheduleOptions { DeduplicationKey = "digest-u1" })).Id);
+        await remote.PauseScheduleAsync(schedule.Id);
+        Assert.True((await remote.GetScheduleAsync(schedule.Id))!.Paused);
+        Assert.Equal("30 7 * * *", (await remote.UpdateScheduleAsync(schedule.Id, "30 7 * * *")).Cron);
+        Assert.Single(await remote.ListSchedulesAsync("greet"));
+        Assert.True(await remote.DeleteScheduleAsync(schedule.Id));
+        Assert.Null(await remote.GetScheduleAsync(schedule.Id));
+
+        Assert.Equal(["approve", "greet"], (await remote.ListFunctionsAsync()).Select(f => f.Id));
+        Assert.Contains((await remote.ListEventsAsync(limit: 10)).Events, e => e.Id == "r1");
+
+        // Refusals come back as the exceptions the in-process client throws.
+        var unknown = await Assert.ThrowsAsync<UnknownFunctionException>(() => remote.TriggerAsync("nope"));
+        Assert.Equal("nope", unknown.FunctionId);
+        Assert.Equal(["approve", "greet"], unknown.KnownIds);
+        Assert.Null(await remote.GetRunAsync("missing"));
+        await Assert.ThrowsAsync<PayloadTooLargeException>(() => remote.SendAsync(new BatonEvent("doc/uploaded", new Doc(new string('x', 1_100_000)))));
+        await Assert.ThrowsAsync<ArgumentException>(() => remote.ListRunsAsync(new RunQuery { Cursor = "nope" }));
+        await Assert.ThrowsAsync<ArgumentException>(() => remote.CreateScheduleAsync("greet", "not cron"));
+        await Assert.ThrowsAsync<KeyNotFoundException>(() => remote.UpdateScheduleAsync("missing", "* * * * *"));
+        await Assert.ThrowsAsync<KeyNotFoundException>(() => remote.ReplayAsync("missing"));
+    }
+
     public sealed class OnSqlite : HttpApiTests
     {
         protected override TestStorage NewStorage() => new SqliteTestStorage();
