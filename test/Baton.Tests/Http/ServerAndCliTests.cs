@@ -85,6 +85,36 @@ public sealed class ServerAndCliTests : IDisposable
     }
 
     [Fact]
+    public async Task Start_Limits_RefuseOversizedRequestsAndTooManyEvents_WithTheLimitInTheProblem()
+    {
+        var (app, url) = await StartAsync(new ServerSettings
+        {
+            Bind = "127.0.0.1",
+            Port = 0,
+            SqlitePath = Path.Combine(_directory.FullName, "limits.db"),
+            ApiKeys = [ManageKey],
+            MaxRequestBytes = 64 * 1024,
+            MaxEventBytes = 1024,
+            MaxEventsPerRequest = 3,
+        });
+        await using var _ = app;
+        using var http = new HttpClient { BaseAddress = new Uri(url + "/") };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", ManageKey);
+
+        async Task<string> ProblemAsync(string body, HttpStatusCode expected)
+        {
+            using var response = await http.PostAsync("api/v1/events", new StringContent(body, Encoding.UTF8, "application/json"));
+            Assert.Equal(expected, response.StatusCode);
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+            return System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("detail").GetString()!;
+        }
+
+        Assert.Contains("65536", await ProblemAsync($$"""{"name":"big","data":"{{new string('x', 70_000)}}"}""", HttpStatusCode.RequestEntityTooLarge), StringComparison.Ordinal);
+        Assert.Contains("1024", await ProblemAsync($$"""{"name":"big","data":"{{new string('x', 2_000)}}"}""", HttpStatusCode.RequestEntityTooLarge), StringComparison.Ordinal);
+        Assert.Contains("at most 3", await ProblemAsync("""[{"name":"a"},{"name":"a"},{"name":"a"},{"name":"a"}]""", HttpStatusCode.BadRequest), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Cli_AgainstADevServer_SendsListsAndReportsProblems()
     {
         var (app, url) = await StartAsync(new ServerSettings { Bind = "127.0.0.1", Port = 0, SqlitePath = Path.Combine(_directory.FullName, ".baton", "dev.db"), Dev = true });
