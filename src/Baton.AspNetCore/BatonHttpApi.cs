@@ -13,7 +13,7 @@ namespace Baton.AspNetCore;
 /// </summary>
 public static class BatonHttpApi
 {
-    /// <summary>The most a <c>?wait=</c> on a trigger may wait, in seconds.</summary>
+    /// <summary>The most a <c>?wait=</c> may wait, in seconds.</summary>
     public const int MaxWaitSeconds = 300;
 
     /// <summary>
@@ -165,12 +165,18 @@ public static class BatonHttpApi
             options = new TriggerOptions
             {
                 IdempotencyKey = OptionalString(root, "idempotencyKey"),
-                Delay = root.TryGetProperty("delay", out var delay) && delay.ValueKind != JsonValueKind.Null
-                    ? delay.ValueKind == JsonValueKind.Number && delay.TryGetDouble(out var delaySeconds) && delaySeconds >= 0
-                        ? TimeSpan.FromSeconds(delaySeconds)
-                        : throw new BadRequestException("\"delay\" must be a non-negative number of seconds.")
+                Delay = OptionalSeconds(root, "delay"),
+                Ttl = OptionalSeconds(root, "ttl"),
+                Priority = root.TryGetProperty("priority", out var priority) && priority.ValueKind != JsonValueKind.Null
+                    ? priority.ValueKind == JsonValueKind.Number && priority.TryGetInt32(out var seconds) ? seconds : throw new BadRequestException("\"priority\" must be a whole number of seconds.")
                     : null,
+                Queue = OptionalString(root, "queue"),
             };
+            if (OptionalSeconds(root, "idempotencyWindow") is { } window)
+            {
+                options.IdempotencyWindow = window;
+            }
+
             if (root.TryGetProperty("tags", out var tags) && tags.ValueKind != JsonValueKind.Null)
             {
                 foreach (var tag in tags.ValueKind == JsonValueKind.Array && tags.EnumerateArray().All(t => t.ValueKind == JsonValueKind.String)
@@ -403,6 +409,13 @@ public static class BatonHttpApi
             wakeAt = s.WakeAt,
         }),
     };
+
+    private static TimeSpan? OptionalSeconds(JsonElement root, string name) =>
+        root.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null
+            ? value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out var seconds) && seconds >= 0 && seconds <= TimeSpan.MaxValue.TotalSeconds / 2
+                ? TimeSpan.FromSeconds(seconds)
+                : throw new BadRequestException($"\"{name}\" must be a non-negative number of seconds.")
+            : null;
 
     private static string? OptionalString(JsonElement root, string name) =>
         root.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null

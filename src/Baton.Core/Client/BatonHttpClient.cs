@@ -54,12 +54,17 @@ public sealed class BatonHttpClient : IBatonClient
     public async Task<string> TriggerAsync(string functionId, object? payload, TriggerOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (options.Ttl is not null || options.Priority is not null || options.Queue is not null || options.IdempotencyWindow != new TriggerOptions().IdempotencyWindow)
+        var body = new
         {
-            throw new ArgumentException("Over HTTP a trigger takes data, an idempotency key, a delay and tags; TTL, priority, queue and idempotency window are not sent yet.", nameof(options));
-        }
-
-        var body = new { data = payload, idempotencyKey = options.IdempotencyKey, delay = options.Delay?.TotalSeconds, tags = options.Tags };
+            data = payload,
+            idempotencyKey = options.IdempotencyKey,
+            idempotencyWindow = options.IdempotencyWindow.TotalSeconds,
+            delay = options.Delay?.TotalSeconds,
+            ttl = options.Ttl?.TotalSeconds,
+            priority = options.Priority,
+            queue = options.Queue,
+            tags = options.Tags,
+        };
         var result = await CallAsync(HttpMethod.Post, $"api/v1/functions/{Escape(functionId)}/runs", body, cancellationToken).ConfigureAwait(false);
         return result.GetProperty("runId").GetString()!;
     }

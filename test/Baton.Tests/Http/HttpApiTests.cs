@@ -213,7 +213,10 @@ public abstract class HttpApiTests
         var rerun = await remote.WaitForRunAsync(await remote.RerunFromStepAsync(run.Id, "hello"), TestHost.Timeout);
         Assert.Equal("hello remote", rerun.GetOutput<string>());
 
-        var waiting = await remote.TriggerAsync("approve", new Doc("w"), new TriggerOptions { IdempotencyKey = "w-1", Tags = { "review" } });
+        var waiting = await remote.TriggerAsync("approve", new Doc("w"), new TriggerOptions { IdempotencyKey = "w-1", Tags = { "review" }, Ttl = TimeSpan.FromHours(1), Priority = 30 });
+        Assert.Equal(waiting, await remote.TriggerAsync("approve", new Doc("again"), new TriggerOptions { IdempotencyKey = "w-1" }));
+        var queued = await remote.TriggerAsync("greet", new Doc("later"), new TriggerOptions { Queue = "paused-pool", Delay = TimeSpan.FromHours(1) });
+        Assert.Equal(RunStatus.Queued, (await remote.GetRunAsync(queued))!.Status);
         await TestHost.EventuallyAsync(async () => (await remote.GetRunAsync(waiting))!.Status == RunStatus.WaitingForEvent, "the run waits");
         Assert.True(await remote.CancelAsync(waiting));
         Assert.False(await remote.CancelAsync(waiting));
