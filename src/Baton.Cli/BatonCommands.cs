@@ -107,19 +107,55 @@ internal static class BatonCommands
 
     private static Command SendCommand(Option<string> url, TextWriter output, TextWriter error)
     {
-        var name = new Argument<string>("name") { Description = "The event name." };
+        var name = new Argument<string?>("name") { Description = "The event name.", Arity = ArgumentArity.ZeroOrOne };
         var data = new Option<string?>("--data") { Description = "The payload, as JSON." };
         var id = new Option<string?>("--id") { Description = "An idempotency id: an event with an id already accepted is accepted once." };
-        var command = new Command("send", "Send an event.") { name, data, id };
+        var file = new Option<FileInfo?>("--file") { Description = "Send the events of a file instead: a JSON array, or one JSON event {name, data, id?} per line." };
+        var chunk = new Option<int>("--chunk") { Description = "Events per request with --file (default 500).", DefaultValueFactory = _ => 500 };
+        var command = new Command("send", "Send an event, or the events of a file (with progress).") { name, data, id, file, chunk };
         command.SetAction((parse, cancellationToken) => CallAsync(parse.GetValue(url), error, async http =>
         {
+            if (parse.GetValue(file) is { } events)
+            {
+                await SendFileAsync(http, events, Math.Clamp(parse.GetValue(chunk), 1, 10_000), output, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+
+            var eventName = parse.GetValue(name) ?? throw new CliException("Give the event name (baton send <name> --data <json>), or --file <path>.");
             var payload = parse.GetValue(data) is { } json ? ParseJson(json, "--data") : (JsonElement?)null;
-            var body = JsonSerializer.Serialize(new { name = parse.GetValue(name), data = payload, id = parse.GetValue(id) });
+            var body = JsonSerializer.Serialize(new { name = eventName, data = payload, id = parse.GetValue(id) });
             var sent = await SendAsync(http, HttpMethod.Post, "api/v1/events", body, cancellationToken).ConfigureAwait(false);
             var runs = sent.GetProperty("runIds").EnumerateArray().Select(r => r.GetString()).ToList();
             await output.WriteLineAsync($"Accepted event {sent.GetProperty("ids")[0].GetString()}; {(runs.Count == 0 ? "it started no run" : "runs: " + string.Join(", ", runs))}.").ConfigureAwait(false);
         }));
         return command;
+    }
+
+    /// <summary>Sends a file's events in chunks, with a progress bar; a refused chunk stops the command (earlier chunks stay accepted).</summary>
+    private static async Task SendFileAsync(HttpClient http, FileInfo file, int chunk, TextWriter output, CancellationToken cancellationToken)
+    {
+        if (!file.Exists)
+        {
+            throw new CliException($"--file {file.FullName} does not exist.");
+        }
+
+        var text = await File.ReadAllTextAsync(file.FullName, cancellationToken).ConfigureAwait(false);
+        var events = text.TrimStart().StartsWith('[')
+            ? [.. ParseJson(text, "--file").EnumerateArray()]
+            : text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select((line, i) => ParseJson(line, $"line {i + 1} of --file")).ToList();
+        var (accepted, runs) = (0, 0);
+        await Console(output).Progress().StartAsync(async progress =>
+        {
+            var task = progress.AddTask($"Sending {events.Count} events", maxValue: Math.Max(1, events.Count));
+            foreach (var part in events.Chunk(chunk))
+            {
+                var sent = await SendAsync(http, HttpMethod.Post, "api/v1/events", JsonSerializer.Serialize(part), cancellationToken).ConfigureAwait(false);
+                accepted += part.Length;
+                runs += sent.GetProperty("runIds").GetArrayLength();
+                task.Increment(part.Length);
+            }
+        }).ConfigureAwait(false);
+        await output.WriteLineAsync($"Sent {accepted} events; they started {runs} runs.").ConfigureAwait(false);
     }
 
     private static Command RunsCommand(Option<string> url, TextWriter output, TextWriter error)
@@ -148,10 +184,24 @@ internal static class BatonCommands
         runs.Subcommands.Add(list);
 
         var showId = new Argument<string>("id") { Description = "The run id." };
-        var show = new Command("show", "A run with its step timeline.") { showId };
+        var wait = new Option<bool>("--wait") { Description = "Wait until the run ends, showing its status meanwhile." };
+        var show = new Command("show", "A run with its step timeline.") { showId, wait };
         show.SetAction((parse, cancellationToken) => CallAsync(parse.GetValue(url), error, async http =>
         {
-            var run = await SendAsync(http, HttpMethod.Get, "api/v1/runs/" + Uri.EscapeDataString(parse.GetValue(showId)!), null, cancellationToken).ConfigureAwait(false);
+            var path = "api/v1/runs/" + Uri.EscapeDataString(parse.GetValue(showId)!);
+            var run = await SendAsync(http, HttpMethod.Get, path, null, cancellationToken).ConfigureAwait(false);
+            if (parse.GetValue(wait))
+            {
+                await Console(output).Status().StartAsync($"Run is {run.GetProperty("status").GetString()}", async status =>
+                {
+                    while (!Ended(run.GetProperty("status").GetString()!))
+                    {
+                        run = await SendAsync(http, HttpMethod.Get, path + "?wait=10", null, cancellationToken).ConfigureAwait(false);
+                        status.Status($"Run is {run.GetProperty("status").GetString()} ({run.GetProperty("steps").GetArrayLength()} steps)");
+                    }
+                }).ConfigureAwait(false);
+            }
+
             var console = Console(output);
             console.MarkupLine($"[bold]{Markup.Escape(run.GetProperty("id").GetString()!)}[/] {Markup.Escape(run.GetProperty("functionId").GetString()!)}: {Markup.Escape(run.GetProperty("status").GetString()!)}");
             var table = new Table().AddColumns("Step", "Kind", "Status", "Attempts", "Started", "Ended", "Output / error");
@@ -265,6 +315,8 @@ internal static class BatonCommands
             throw new CliException($"{what} is not valid JSON: {ex.Message}");
         }
     }
+
+    private static bool Ended(string status) => status is "completed" or "failed" or "cancelled" or "expired" or "timed-out";
 
     private static string Time(JsonElement element, string name) =>
         element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetDateTimeOffset().ToString("u", System.Globalization.CultureInfo.InvariantCulture) : "";

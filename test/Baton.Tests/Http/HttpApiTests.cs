@@ -123,6 +123,14 @@ public abstract class HttpApiTests
         Assert.Equal(("completed", "hello now"), (finished.GetProperty("status").GetString(), finished.GetProperty("output").GetString()));
         Assert.Equal(["vip"], finished.GetProperty("tags").EnumerateArray().Select(t => t.GetString()));
 
+        // baton runs show --wait follows a run to its end, then prints its step timeline.
+        var followed = (await JsonAsync(await http.PostAsync("api/v1/functions/greet/runs?wait=0", Body("""{"data":{"title":"cli"}}""")), HttpStatusCode.Accepted)).GetProperty("runId").GetString()!;
+        var (output, error) = (new StringWriter(), new StringWriter());
+        Assert.Equal(0, await Baton.Cli.BatonCommands.RunAsync(["runs", "show", followed, "--wait", "--url", http.BaseAddress!.ToString()], output, error));
+        Assert.Equal("", error.ToString());
+        Assert.Contains("completed", output.ToString(), StringComparison.Ordinal);
+        Assert.Contains("hello cli", output.ToString(), StringComparison.Ordinal);
+
         // A waiting run can be cancelled (once), then replayed as a new run.
         var waiting = (await JsonAsync(await http.PostAsync("api/v1/functions/approve/runs", Body("""{"data":{"title":"x"}}""")), HttpStatusCode.Accepted)).GetProperty("runId").GetString()!;
         var client = app.Services.GetRequiredService<IBatonClient>();
@@ -149,9 +157,10 @@ public abstract class HttpApiTests
         }
         while (cursor is not null);
 
-        Assert.Equal(8, seen.Count);
+        Assert.Equal(9, seen.Count);
         Assert.Equal(seen.Count, seen.Distinct().Count());
         Assert.Equal(replay, seen[5]);
+        Assert.Equal(followed, seen[7]);
         Assert.Equal(["vip"], await TaggedAsync(http));
     }
 

@@ -85,6 +85,25 @@ public sealed class ServerAndCliTests : IDisposable
     }
 
     [Fact]
+    public async Task Healthz_StorageGone_Answers503WithTheReason()
+    {
+        var postgres = await Baton.Tests.Infrastructure.PostgresServer.StartThrowawayAsync();
+        var (app, url) = await StartAsync(new ServerSettings { Bind = "127.0.0.1", Port = 0, Postgres = postgres.ConnectionString, Dev = true });
+        await using var _ = app;
+        using var http = new HttpClient { BaseAddress = new Uri(url + "/") };
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("healthz")).StatusCode);
+
+        await postgres.DisposeAsync();
+
+        using var response = await http.GetAsync("healthz");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal("Storage unreachable", problem.GetProperty("title").GetString());
+        Assert.False(string.IsNullOrEmpty(problem.GetProperty("detail").GetString()));
+    }
+
+    [Fact]
     public async Task Start_Limits_RefuseOversizedRequestsAndTooManyEvents_WithTheLimitInTheProblem()
     {
         var (app, url) = await StartAsync(new ServerSettings
@@ -150,6 +169,17 @@ public sealed class ServerAndCliTests : IDisposable
         var badJson = await Baton("send", "app/hello", "--data", "{name:");
         Assert.Equal(1, badJson.Exit);
         Assert.Contains("--data is not valid JSON", badJson.Error, StringComparison.Ordinal);
+
+        // A file of events, sent in chunks with progress: a JSON array, or JSON lines.
+        var lines = Path.Combine(_directory.FullName, "events.jsonl");
+        await File.WriteAllLinesAsync(lines, Enumerable.Range(0, 25).Select(i => $$$"""{"name":"app/bulk","data":{"i":{{{i}}}},"id":"bulk-{{{i}}}"}"""));
+        var bulk = await Baton("send", "--file", lines, "--chunk", "10");
+        Assert.Equal((0, ""), (bulk.Exit, bulk.Error));
+        Assert.Contains("Sent 25 events", bulk.Output, StringComparison.Ordinal);
+        Assert.Equal(25, (await new BatonHttpClient(new Uri(url)).ListEventsAsync("app/bulk", limit: 100)).Events.Count);
+        var missingFile = await Baton("send", "--file", Path.Combine(_directory.FullName, "none.json"));
+        Assert.Equal(1, missingFile.Exit);
+        Assert.Contains("does not exist", missingFile.Error, StringComparison.Ordinal);
 
         Assert.Equal(0, (await Baton("functions")).Exit);
         Assert.Equal(0, (await Baton("runs", "list", "--status", "failed")).Exit);
