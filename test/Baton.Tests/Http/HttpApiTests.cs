@@ -141,6 +141,17 @@ public abstract class HttpApiTests
         var replay = (await JsonAsync(await http.PostAsync($"api/v1/runs/{waiting}/replay", null), HttpStatusCode.Accepted)).GetProperty("runId").GetString()!;
         Assert.NotEqual(waiting, replay);
 
+        // The same through the CLI: the replay waits for its event, is cancelled, and cancelling again is refused.
+        await TestHost.EventuallyAsync(async () => (await client.GetRunAsync(replay))!.Status == RunStatus.WaitingForEvent, "the replay waits");
+        (output, error) = (new StringWriter(), new StringWriter());
+        Assert.Equal(0, await Baton.Cli.BatonCommands.RunAsync(["runs", "cancel", replay, "--url", http.BaseAddress!.ToString()], output, error));
+        Assert.Contains($"Run {replay} is cancelled", output.ToString(), StringComparison.Ordinal);
+        Assert.Equal(1, await Baton.Cli.BatonCommands.RunAsync(["runs", "cancel", replay, "--url", http.BaseAddress!.ToString()], output, error));
+        Assert.Contains("already ended", error.ToString(), StringComparison.Ordinal);
+        (output, error) = (new StringWriter(), new StringWriter());
+        Assert.Equal(0, await Baton.Cli.BatonCommands.RunAsync(["runs", "replay", replay, "--url", http.BaseAddress!.ToString()], output, error));
+        Assert.Contains("Started run", output.ToString(), StringComparison.Ordinal);
+
         // Paging: newest first, a cursor per page, no run twice.
         for (var i = 0; i < 5; i++)
         {
@@ -157,10 +168,10 @@ public abstract class HttpApiTests
         }
         while (cursor is not null);
 
-        Assert.Equal(9, seen.Count);
+        Assert.Equal(10, seen.Count);
         Assert.Equal(seen.Count, seen.Distinct().Count());
-        Assert.Equal(replay, seen[5]);
-        Assert.Equal(followed, seen[7]);
+        Assert.Equal(replay, seen[6]);
+        Assert.Equal(followed, seen[8]);
         Assert.Equal(["vip"], await TaggedAsync(http));
     }
 
