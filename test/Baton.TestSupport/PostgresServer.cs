@@ -34,9 +34,12 @@ public sealed class PostgresServer : IAsyncDisposable
     public static async Task<PostgresServer> StartThrowawayAsync()
     {
         var binaries = FindBinaries();
-        RemoveStale();
+        await RemoveStaleAsync(binaries);
         var directory = Path.Combine(Path.GetTempPath(), "baton-pg-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(directory);
+
+        // Which process owns the server: a later run stops it if that process died without stopping it.
+        await File.WriteAllTextAsync(Path.Combine(directory, OwnerFile), Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
         var port = FreePort();
         if (Environment.UserName == "root")
         {
@@ -109,13 +112,33 @@ public sealed class PostgresServer : IAsyncDisposable
         return RunAsync(Path.Combine(_binaries!, "pg_ctl"), args, asPostgres: true);
     }
 
-    /// <summary>Removes the directories of earlier throwaway servers that are no longer running.</summary>
-    private static void RemoveStale()
+    private const string OwnerFile = "owner.pid";
+
+    /// <summary>
+    /// Removes the directories of earlier throwaway servers that are no longer running, and stops those still running
+    /// whose owning process is gone (a test host killed by its runner never gets to stop its shared server).
+    /// </summary>
+    private static async Task RemoveStaleAsync(string binaries)
     {
         foreach (var directory in Directory.GetDirectories(Path.GetTempPath(), "baton-pg-*"))
         {
-            if (!File.Exists(Path.Combine(directory, "data", "postmaster.pid"))
-                && Directory.GetLastWriteTimeUtc(directory) < DateTime.UtcNow.AddMinutes(-10))
+            var running = File.Exists(Path.Combine(directory, "data", "postmaster.pid"));
+            var stopped = false;
+            if (running && OwnerIsGone(directory))
+            {
+                var orphan = new PostgresServer("", directory, binaries);
+                try
+                {
+                    await orphan.PgCtlAsync("stop", null, "immediate");
+                    (running, stopped) = (false, true);
+                }
+                catch (InvalidOperationException)
+                {
+                    // Already stopping, or not ours to stop: left for the next run.
+                }
+            }
+
+            if (!running && (stopped || Directory.GetLastWriteTimeUtc(directory) < DateTime.UtcNow.AddMinutes(-10)))
             {
                 try
                 {
@@ -126,6 +149,24 @@ public sealed class PostgresServer : IAsyncDisposable
                     // Another test process may be creating it right now.
                 }
             }
+        }
+    }
+
+    private static bool OwnerIsGone(string directory)
+    {
+        if (!File.Exists(Path.Combine(directory, OwnerFile)) || !int.TryParse(File.ReadAllText(Path.Combine(directory, OwnerFile)), out var pid))
+        {
+            return false;
+        }
+
+        try
+        {
+            using var owner = Process.GetProcessById(pid);
+            return owner.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return true;
         }
     }
 
