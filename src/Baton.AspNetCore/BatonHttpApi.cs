@@ -124,12 +124,8 @@ public static class BatonHttpApi
 
     private static async Task<IResult> ListEventsAsync(HttpRequest request, IBatonClient client, CancellationToken cancellationToken)
     {
-        var q = request.Query;
-        var limit = q["limit"].ToString() is { Length: > 0 } limitText
-            ? int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed) ? parsed : throw new BadRequestException($"limit={limitText} is not a number.")
-            : 50;
         var page = await client.ListEventsAsync(
-            q["name"].ToString() is { Length: > 0 } name ? name : null, limit, q["cursor"].ToString() is { Length: > 0 } cursor ? cursor : null, cancellationToken).ConfigureAwait(false);
+            QueryText(request, "name"), QueryNumber(request, "limit", 50), QueryText(request, "cursor"), cancellationToken).ConfigureAwait(false);
         return Results.Json(new { events = page.Events.Select(EventJson), nextCursor = page.NextCursor });
     }
 
@@ -189,9 +185,9 @@ public static class BatonHttpApi
         }
 
         var runId = await client.TriggerAsync(id, data, options, cancellationToken).ConfigureAwait(false);
-        if (wait is { } w && w > 0)
+        if (wait > 0)
         {
-            var run = await client.WaitForRunAsync(runId, TimeSpan.FromSeconds(w), cancellationToken).ConfigureAwait(false);
+            var run = await client.WaitForRunAsync(runId, TimeSpan.FromSeconds(wait), cancellationToken).ConfigureAwait(false);
             if (run.Status.IsTerminal())
             {
                 return Results.Json(RunJson(run), statusCode: StatusCodes.Status200OK);
@@ -203,8 +199,7 @@ public static class BatonHttpApi
 
     private static async Task<IResult> ListRunsAsync(HttpRequest request, IBatonClient client, CancellationToken cancellationToken)
     {
-        var q = request.Query;
-        string? Text(string name) => q[name].ToString() is { Length: > 0 } value ? value : null;
+        string? Text(string name) => QueryText(request, name);
         DateTimeOffset? Time(string name) => Text(name) is { } value
             ? DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var time)
                 ? time
@@ -224,9 +219,7 @@ public static class BatonHttpApi
             }
         }
 
-        var limit = Text("limit") is { } limitText
-            ? int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed) ? parsed : throw new BadRequestException($"limit={limitText} is not a number.")
-            : 50;
+        var limit = QueryNumber(request, "limit", 50);
         var page = await client.ListRunsAsync(
             new RunQuery
             {
@@ -246,7 +239,8 @@ public static class BatonHttpApi
     /// <remarks><c>?wait=&lt;seconds&gt;</c> answers as soon as the run has ended, or with its state when the time is up.</remarks>
     private static async Task<IResult> GetRunAsync(string id, HttpRequest request, IBatonClient client, CancellationToken cancellationToken)
     {
-        if (WaitSeconds(request) is { } wait && wait > 0)
+        var wait = WaitSeconds(request);
+        if (wait > 0)
         {
             return Results.Json(RunJson(await client.WaitForRunAsync(id, TimeSpan.FromSeconds(wait), cancellationToken).ConfigureAwait(false)));
         }
@@ -256,12 +250,9 @@ public static class BatonHttpApi
             : NotFound($"There is no run with id '{id}'.");
     }
 
-    private static int? WaitSeconds(HttpRequest request) =>
-        request.Query["wait"].ToString() is { Length: > 0 } waitText
-            ? int.TryParse(waitText, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) && seconds <= MaxWaitSeconds
-                ? seconds
-                : throw new BadRequestException($"wait={waitText} is not a number of seconds from 0 to {MaxWaitSeconds}.")
-            : null;
+    /// <summary>The <c>?wait=</c> seconds (0 when absent: answer at once).</summary>
+    private static int WaitSeconds(HttpRequest request) =>
+        QueryNumber(request, "wait", 0, seconds => seconds <= MaxWaitSeconds, $"a number of seconds from 0 to {MaxWaitSeconds}");
 
     private static async Task<IResult> BatchTriggerAsync(string id, HttpRequest request, IBatonClient client, CancellationToken cancellationToken)
     {
@@ -331,12 +322,9 @@ public static class BatonHttpApi
 
     private static async Task<IResult> ListSchedulesAsync(HttpRequest request, IBatonClient client, CancellationToken cancellationToken)
     {
-        var q = request.Query;
-        string? Text(string name) => q[name].ToString() is { Length: > 0 } value ? value : null;
-        var limit = Text("limit") is { } limitText
-            ? int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed) && parsed is >= 1 and <= 1000 ? parsed : throw new BadRequestException($"limit={limitText} is not a number from 1 to 1000.")
-            : 100;
-        var schedules = await client.ListSchedulesAsync(Text("functionId"), Text("externalId"), Text("after"), limit, cancellationToken).ConfigureAwait(false);
+        var limit = QueryNumber(request, "limit", 100, n => n is >= 1 and <= 1000, "a number from 1 to 1000");
+        var schedules = await client.ListSchedulesAsync(
+            QueryText(request, "functionId"), QueryText(request, "externalId"), QueryText(request, "after"), limit, cancellationToken).ConfigureAwait(false);
         return Results.Json(new { schedules = schedules.Select(ScheduleJson) });
     }
 
@@ -409,6 +397,18 @@ public static class BatonHttpApi
             wakeAt = s.WakeAt,
         }),
     };
+
+    /// <summary>A query parameter's value, or null when it is absent or empty.</summary>
+    private static string? QueryText(HttpRequest request, string name) =>
+        request.Query[name].ToString() is { Length: > 0 } value ? value : null;
+
+    /// <summary>A query parameter as a whole number (<paramref name="fallback"/> when absent), or a 400 saying what was expected.</summary>
+    private static int QueryNumber(HttpRequest request, string name, int fallback, Func<int, bool>? valid = null, string expected = "a number") =>
+        QueryText(request, name) is { } text
+            ? int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var number) && (valid is null || valid(number))
+                ? number
+                : throw new BadRequestException($"{name}={text} is not {expected}.")
+            : fallback;
 
     private static TimeSpan? OptionalSeconds(JsonElement root, string name) =>
         root.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null
