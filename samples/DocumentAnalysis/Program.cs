@@ -1,4 +1,5 @@
 using Baton;
+using Baton.AspNetCore;
 using DocumentAnalysis;
 using DocumentAnalysis.Documents;
 using DocumentAnalysis.Llm;
@@ -40,9 +41,30 @@ builder.Services.AddBaton(baton => (string.IsNullOrWhiteSpace(postgres) ? baton 
     })
     .AddFunction<AnalyzeBatch>(AnalyzeBatch.Id, f => f.TriggerOn("batch/requested")));
 
+// Baton's HTTP API and dashboard under /baton. The sample listens on localhost, so they are open by default; with
+// BATON_API_KEYS set (comma-separated) they need one of those keys, and the dashboard asks for it once.
+var batonKeys = (builder.Configuration["BATON_API_KEYS"] ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+if (batonKeys.Length > 0)
+{
+    builder.Services.AddBatonApiKeys(o =>
+    {
+        foreach (var key in batonKeys)
+        {
+            o.Keys.Add(BatonApiKeys.Parse(key));
+        }
+    });
+}
+
 var app = builder.Build();
 app.UseExceptionHandler();
 app.UseStaticFiles();
+var batonApi = app.MapGroup("/baton").MapBaton();
+if (batonKeys.Length > 0)
+{
+    app.UseAuthentication();
+    app.UseAuthorization();
+    batonApi.RequireAuthorization(BatonApiKeys.Policy);
+}
 
 app.MapPost("/documents", async (NewDocument? request, DocumentStore documents, IBatonClient baton, CancellationToken cancellationToken) =>
 {
@@ -121,6 +143,7 @@ app.Lifetime.ApplicationStarted.Register(() =>
     Console.WriteLine($$"""
 
         Baton document analysis is running at {{address}}, analyzing with {{llm}}.
+        Dashboard: {{address}}/baton/dashboard/ (runs, steps, events, functions; {{(batonKeys.Length > 0 ? "asks for a BATON_API_KEYS key" : "open: set BATON_API_KEYS to protect it")}})
         State: {{(string.IsNullOrWhiteSpace(postgres) ? Path.Combine(app.Environment.ContentRootPath, "baton.db") : "PostgreSQL (BATON_POSTGRES)")}} (Baton) and documents.db (this app).
 
         Analyze a document:

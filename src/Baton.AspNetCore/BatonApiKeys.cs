@@ -60,29 +60,58 @@ public static class BatonApiKeys
     public static (string Key, BatonKeyScope Scope) Parse(string value) =>
         value.StartsWith("events:", StringComparison.Ordinal) ? (value["events:".Length..], BatonKeyScope.Events) : (value, BatonKeyScope.Manage);
 
+    /// <summary>The cookie the dashboard's sign-in sets: the key, HttpOnly and SameSite=Strict.</summary>
+    internal const string CookieName = "baton_key";
+
+    /// <summary>The header the dashboard sends with every call (required with the cookie on anything but GET).</summary>
+    internal const string DashboardHeader = "X-Baton-Dashboard";
+
+    /// <summary>The scope of the best key matching <paramref name="key"/>, or null when none does.</summary>
+    internal static BatonKeyScope? Match(BatonApiKeyOptions options, string key)
+    {
+        var given = SHA256.HashData(Encoding.UTF8.GetBytes(key));
+        BatonKeyScope? scope = null;
+        foreach (var (known, knownScope) in options.Keys)
+        {
+            // Every key is compared, each in constant time (of equal-length hashes), so timing tells nothing.
+            if (CryptographicOperations.FixedTimeEquals(given, SHA256.HashData(Encoding.UTF8.GetBytes(known))) && (scope is null || knownScope > scope))
+            {
+                scope = knownScope;
+            }
+        }
+
+        return scope;
+    }
+
     private sealed class Handler(IOptionsMonitor<BatonApiKeyOptions> options, ILoggerFactory logger, UrlEncoder encoder)
         : AuthenticationHandler<BatonApiKeyOptions>(options, logger, encoder)
     {
         protected override Task<AuthenticateResult> HandleAuthenticateAsync()
         {
+            string key;
             var header = Request.Headers.Authorization.ToString();
-            if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+            if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+            {
+                key = header["Bearer ".Length..].Trim();
+            }
+            else if (Request.Cookies.TryGetValue(CookieName, out var cookie) && cookie.Length > 0)
+            {
+                // A browser sends the dashboard's cookie with any request to this site, so a request that changes
+                // something must also carry a header that a cross-site form cannot set (and a cross-site script only
+                // after a CORS preflight this API never grants).
+                if (!HttpMethods.IsGet(Request.Method) && !HttpMethods.IsHead(Request.Method) && !Request.Headers.ContainsKey(DashboardHeader))
+                {
+                    return Task.FromResult(AuthenticateResult.Fail($"A request authenticated by the dashboard's cookie must carry the {DashboardHeader} header."));
+                }
+
+                key = cookie;
+            }
+            else
             {
                 return Task.FromResult(AuthenticateResult.NoResult());
             }
 
-            var given = SHA256.HashData(Encoding.UTF8.GetBytes(header["Bearer ".Length..].Trim()));
-            BatonKeyScope? scope = null;
-            foreach (var (key, keyScope) in Options.Keys)
-            {
-                // Every key is compared, each in constant time (of equal-length hashes), so timing tells nothing.
-                if (CryptographicOperations.FixedTimeEquals(given, SHA256.HashData(Encoding.UTF8.GetBytes(key))) && (scope is null || keyScope > scope))
-                {
-                    scope = keyScope;
-                }
-            }
-
-            return Task.FromResult(scope is { } granted
+            return Task.FromResult(Match(Options, key) is { } granted
                 ? AuthenticateResult.Success(new AuthenticationTicket(
                     new ClaimsPrincipal(new ClaimsIdentity([new Claim(ScopeClaim, granted.ToString())], BatonApiKeys.Scheme)), BatonApiKeys.Scheme))
                 : AuthenticateResult.Fail("The API key is not valid."));
@@ -90,17 +119,18 @@ public static class BatonApiKeys
 
         protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
         {
+            var failure = (await HandleAuthenticateOnceSafeAsync().ConfigureAwait(false)).Failure?.Message;
             Response.StatusCode = StatusCodes.Status401Unauthorized;
             Response.Headers.WWWAuthenticate = "Bearer";
             await Results.Problem(statusCode: 401, title: "Unauthorized",
-                detail: "Send an API key as 'Authorization: Bearer <key>' (the keys the server was started with).").ExecuteAsync(Context);
+                detail: $"{(failure is null ? "" : failure + " ")}Send an API key as 'Authorization: Bearer <key>' (the keys the server was started with).").ExecuteAsync(Context).ConfigureAwait(false);
         }
 
         protected override async Task HandleForbiddenAsync(AuthenticationProperties properties)
         {
             Response.StatusCode = StatusCodes.Status403Forbidden;
             await Results.Problem(statusCode: 403, title: "Forbidden",
-                detail: "This API key may only send events; managing functions and runs needs a key without the 'events:' scope.").ExecuteAsync(Context);
+                detail: "This API key may only send events; managing functions and runs needs a key without the 'events:' scope.").ExecuteAsync(Context).ConfigureAwait(false);
         }
     }
 

@@ -11,7 +11,7 @@ namespace Baton.AspNetCore;
 /// Baton's HTTP API: events, functions and runs under <c>/api/v1</c>, and <c>/healthz</c>. JSON is camelCase; every
 /// error is <c>application/problem+json</c> with a detail that says what was wrong.
 /// </summary>
-public static class BatonHttpApi
+public static partial class BatonHttpApi
 {
     /// <summary>The most a <c>?wait=</c> may wait, in seconds.</summary>
     public const int MaxWaitSeconds = 300;
@@ -25,6 +25,7 @@ public static class BatonHttpApi
         ArgumentNullException.ThrowIfNull(endpoints);
         var group = endpoints.MapGroup("");
         group.AddEndpointFilter(ProblemsFilter);
+        group.AddEndpointFilter(UnescapedSlashesFilter);
         group.MapGet("/healthz", HealthAsync).AllowAnonymous();
 
         var api = group.MapGroup("/api/v1");
@@ -33,13 +34,19 @@ public static class BatonHttpApi
         api.MapGet("/events/{id}", GetEventAsync);
         api.MapGet("/functions", ListFunctionsAsync);
         api.MapGet("/functions/{id}", GetFunctionAsync);
+        api.MapGet("/functions/{id}/stats", FunctionStatsAsync);
         api.MapPost("/functions/{id}/runs", TriggerAsync);
         api.MapPost("/functions/{id}/runs/batch", BatchTriggerAsync);
         api.MapGet("/runs", ListRunsAsync);
+        api.MapGet("/runs/counts", CountRunsAsync);
         api.MapGet("/runs/{id}", GetRunAsync);
         api.MapPost("/runs/{id}/cancel", CancelAsync);
         api.MapPost("/runs/{id}/replay", ReplayAsync);
         api.MapPost("/runs/{id}/rerun", RerunAsync);
+        api.MapGet("/queues", async (IBatonClient client, CancellationToken ct) => Results.Json(new
+        {
+            queues = (await client.ListQueuesAsync(ct).ConfigureAwait(false)).Select(q => new { name = q.Name, ready = q.Ready, running = q.Running, later = q.Later, paused = q.Paused }),
+        }));
         api.MapPost("/queues/{name}/pause", (string name, IBatonClient client, CancellationToken ct) => PauseQueueAsync(name, true, client, ct));
         api.MapPost("/queues/{name}/resume", (string name, IBatonClient client, CancellationToken ct) => PauseQueueAsync(name, false, client, ct));
         api.MapPost("/schedules", CreateScheduleAsync);
@@ -49,6 +56,7 @@ public static class BatonHttpApi
         api.MapPost("/schedules/{id}/pause", (string id, IBatonClient client, CancellationToken ct) => PauseScheduleAsync(id, true, client, ct));
         api.MapPost("/schedules/{id}/resume", (string id, IBatonClient client, CancellationToken ct) => PauseScheduleAsync(id, false, client, ct));
         api.MapDelete("/schedules/{id}", DeleteScheduleAsync);
+        group.MapDashboard();
         return group;
     }
 
@@ -130,7 +138,17 @@ public static class BatonHttpApi
     }
 
     private static object EventJson(EventInfo e) =>
-        new { id = e.Id, name = e.Name, data = e.Data, ts = e.Timestamp.ToUnixTimeMilliseconds(), receivedAt = e.ReceivedAt, runIds = e.RunIds };
+        new
+        {
+            id = e.Id,
+            name = e.Name,
+            data = e.Data,
+            ts = e.Timestamp.ToUnixTimeMilliseconds(),
+            receivedAt = e.ReceivedAt,
+            runIds = e.RunIds,
+            runs = e.Runs.Select(r => new { id = r.RunId, functionId = r.FunctionId, status = r.Status.ToWireName() }),
+            skipped = e.Skipped.Select(k => new { functionId = k.FunctionId, reason = k.Reason }),
+        };
 
     private static async Task<IResult> ListFunctionsAsync(IBatonClient client, CancellationToken cancellationToken) =>
         Results.Json(new { functions = (await client.ListFunctionsAsync(cancellationToken).ConfigureAwait(false)).Select(FunctionJson) });
@@ -199,6 +217,23 @@ public static class BatonHttpApi
 
     private static async Task<IResult> ListRunsAsync(HttpRequest request, IBatonClient client, CancellationToken cancellationToken)
     {
+        var page = await client.ListRunsAsync(ReadRunQuery(request), cancellationToken).ConfigureAwait(false);
+        return Results.Json(new { runs = page.Runs.Select(RunJson), nextCursor = page.NextCursor });
+    }
+
+    /// <remarks>Counts per status of the runs <c>GET /runs</c> would list with the same filters (but status).</remarks>
+    private static async Task<IResult> CountRunsAsync(HttpRequest request, IBatonClient client, CancellationToken cancellationToken)
+    {
+        var counts = await client.CountRunsAsync(ReadRunQuery(request), cancellationToken).ConfigureAwait(false);
+        return Results.Json(new
+        {
+            counts = Enum.GetValues<RunStatus>().ToDictionary(s => s.ToWireName(), s => counts.GetValueOrDefault(s)),
+            total = counts.Values.Sum(),
+        });
+    }
+
+    private static RunQuery ReadRunQuery(HttpRequest request)
+    {
         string? Text(string name) => QueryText(request, name);
         DateTimeOffset? Time(string name) => Text(name) is { } value
             ? DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var time)
@@ -219,21 +254,17 @@ public static class BatonHttpApi
             }
         }
 
-        var limit = QueryNumber(request, "limit", 50);
-        var page = await client.ListRunsAsync(
-            new RunQuery
-            {
-                FunctionId = Text("functionId"),
-                Status = status,
-                Tag = Text("tag"),
-                EventId = Text("eventId"),
-                From = Time("from"),
-                To = Time("to"),
-                Limit = limit,
-                Cursor = Text("cursor"),
-            },
-            cancellationToken).ConfigureAwait(false);
-        return Results.Json(new { runs = page.Runs.Select(RunJson), nextCursor = page.NextCursor });
+        return new RunQuery
+        {
+            FunctionId = Text("functionId"),
+            Status = status,
+            Tag = Text("tag"),
+            EventId = Text("eventId"),
+            From = Time("from"),
+            To = Time("to"),
+            Limit = QueryNumber(request, "limit", 50),
+            Cursor = Text("cursor"),
+        };
     }
 
     /// <remarks><c>?wait=&lt;seconds&gt;</c> answers as soon as the run has ended, or with its state when the time is up.</remarks>
@@ -395,6 +426,8 @@ public static class BatonHttpApi
             startedAt = s.StartedAt,
             endedAt = s.EndedAt,
             wakeAt = s.WakeAt,
+            waitingFor = s.WaitingFor is { } w ? new { eventName = w.EventName, match = w.Match, condition = w.Condition } : null,
+            childRunIds = s.ChildRunIds,
         }),
     };
 
@@ -442,6 +475,24 @@ public static class BatonHttpApi
     private static IResult NotFound(string detail) => Problem(StatusCodes.Status404NotFound, "Not found", detail, "not-found");
 
     private static string Capitalized(string text) => string.Concat(text[..1].ToUpperInvariant(), text[1..]);
+
+    /// <summary>
+    /// Kestrel decodes a path but leaves an escaped '/' (<c>%2F</c>) as it is, so a route value such as the function id
+    /// <c>analyze/on-failure</c>, sent escaped as one segment, would arrive escaped: decode it.
+    /// </summary>
+    private static ValueTask<object?> UnescapedSlashesFilter(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var routeValues = context.HttpContext.Request.RouteValues;
+        for (var i = 0; i < context.Arguments.Count; i++)
+        {
+            if (context.Arguments[i] is string value && value.Contains("%2F", StringComparison.OrdinalIgnoreCase) && routeValues.Values.Contains(value))
+            {
+                context.Arguments[i] = value.Replace("%2F", "/", StringComparison.OrdinalIgnoreCase);
+            }
+        }
+
+        return next(context);
+    }
 
     /// <summary>Turns what went wrong into a problem response: bad input 4xx with what was wrong, never a bare 500.</summary>
     private static async ValueTask<object?> ProblemsFilter(EndpointFilterInvocationContext context, EndpointFilterDelegate next)

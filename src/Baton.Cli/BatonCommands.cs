@@ -89,10 +89,12 @@ internal static class BatonCommands
             await app.StartAsync(cancellationToken).ConfigureAwait(false);
             var address = app.Urls.First();
             await output.WriteLineAsync($"Baton is listening on {address} ({(settings.Postgres is null ? "SQLite " + Path.GetFullPath(settings.SqlitePath!) : "PostgreSQL")}).").ConfigureAwait(false);
+            await output.WriteLineAsync($"Dashboard: {address}/dashboard/").ConfigureAwait(false);
             if (settings.Dev)
             {
                 await output.WriteLineAsync($"""
                     Dev mode: no API keys, loopback only. Next:
+                      open {address}/dashboard/                      the dashboard
                       baton send app/hello --data '{"{"}"name":"Ada"{"}"}'     send an event
                       baton runs list                                   see runs
                       curl {address}/api/v1/functions                   the HTTP API

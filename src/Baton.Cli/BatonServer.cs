@@ -1,12 +1,13 @@
 using Baton.AspNetCore;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Baton.Cli;
 
-/// <summary>A standalone Baton server: the HTTP API over a storage, protected by API keys outside dev mode.</summary>
+/// <summary>A standalone Baton server: the HTTP API and the dashboard over a storage, protected by API keys outside dev mode.</summary>
 internal static class BatonServer
 {
     /// <exception cref="ArgumentException">The settings are invalid; the message lists every problem.</exception>
@@ -59,6 +60,7 @@ internal static class BatonServer
 
         var app = builder.Build();
         app.MapOpenApi();
+        app.MapGet("/", () => Results.Redirect("/dashboard/")).ExcludeFromDescription();
         var api = app.MapBaton();
         if (!settings.Dev)
         {

@@ -114,4 +114,29 @@ internal sealed class PostgreSqlEventStore(PostgreSqlDatabase database) : IEvent
             return events;
         }
     }
+
+    public async Task<IReadOnlyList<EventOutcome>> GetOutcomesAsync(IReadOnlyCollection<string> eventIds, CancellationToken cancellationToken)
+    {
+        var (connection, command) = await database.ReadAsync($"""
+            SELECT event_id, function_id, id, status, NULL::text, created_at FROM {database.Schema}.runs WHERE event_id = ANY(@ids)
+            UNION ALL
+            SELECT event_id, function_id, NULL, NULL, reason, created_at FROM {database.Schema}.skipped_runs WHERE event_id = ANY(@ids)
+            ORDER BY 1, 6 DESC;
+            """, cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        await using (command.ConfigureAwait(false))
+        {
+            command.With("ids", eventIds.ToArray());
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            var outcomes = new List<EventOutcome>();
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                outcomes.Add(new EventOutcome(
+                    reader.GetString(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2),
+                    reader.IsDBNull(3) ? null : (RunStatus)reader.GetInt32(3), reader.IsDBNull(4) ? null : reader.GetString(4)));
+            }
+
+            return outcomes;
+        }
+    }
 }

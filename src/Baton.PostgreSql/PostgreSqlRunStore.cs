@@ -102,6 +102,50 @@ internal sealed class PostgreSqlRunStore(PostgreSqlDatabase database) : IRunStor
         }
     }
 
+    public async Task<IReadOnlyDictionary<RunStatus, long>> CountAsync(RunFilter filter, CancellationToken cancellationToken)
+    {
+        var (connection, command) = await database.ReadAsync($"""
+            SELECT status, COUNT(*) FROM {database.Schema}.runs
+            WHERE (@fn::text IS NULL OR function_id = @fn) AND (@event::text IS NULL OR event_id = @event)
+              AND (@tag::text IS NULL OR tags::jsonb ? @tag)
+              AND (@from::bigint IS NULL OR created_at >= @from) AND (@to::bigint IS NULL OR created_at < @to)
+            GROUP BY status;
+            """, cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        await using (command.ConfigureAwait(false))
+        {
+            command.With("fn", filter.FunctionId).With("event", filter.EventId).With("tag", filter.Tag)
+                .With("from", filter.From is { } from ? Ms(from) : (long?)null).With("to", filter.To is { } to ? Ms(to) : (long?)null);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            var counts = new Dictionary<RunStatus, long>();
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                counts[(RunStatus)reader.GetInt32(0)] = reader.GetInt64(1);
+            }
+
+            return counts;
+        }
+    }
+
+    public async Task<IReadOnlyList<RunWait>> GetWaitsAsync(string runId, CancellationToken cancellationToken)
+    {
+        var (connection, command) = await database.ReadAsync(
+            $"SELECT step_key, kind, event_name, match_path, match_value, condition FROM {database.Schema}.waits WHERE run_id = @run;", cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        await using (command.ConfigureAwait(false))
+        {
+            command.With("run", runId);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            var waits = new List<RunWait>();
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                waits.Add(new RunWait(reader.GetString(0), (WaitKind)reader.GetInt32(1), StringOrNull(reader, 2), StringOrNull(reader, 3), StringOrNull(reader, 4), StringOrNull(reader, 5)));
+            }
+
+            return waits;
+        }
+    }
+
     private static async Task<IReadOnlyList<RunRecord>> ReadRunsAsync(Npgsql.NpgsqlCommand command, CancellationToken cancellationToken)
     {
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);

@@ -133,6 +133,33 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
         }
     }
 
+    public async Task<IReadOnlyList<QueueStats>> ListQueuesAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var (connection, command) = await database.ReadAsync($"""
+            SELECT q.name,
+                   COUNT(*) FILTER (WHERE queue.run_id IS NOT NULL AND owner IS NULL AND available_at <= @now),
+                   COUNT(*) FILTER (WHERE owner IS NOT NULL),
+                   COUNT(*) FILTER (WHERE queue.run_id IS NOT NULL AND owner IS NULL AND available_at > @now),
+                   EXISTS (SELECT 1 FROM {S}.paused_queues p WHERE p.name = q.name)
+            FROM (SELECT queue_name AS name FROM {S}.queue UNION SELECT name FROM {S}.paused_queues) q
+            LEFT JOIN {S}.queue ON queue.queue_name = q.name
+            GROUP BY q.name ORDER BY q.name;
+            """, cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        await using (command.ConfigureAwait(false))
+        {
+            command.With("now", Ms(now));
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            var queues = new List<QueueStats>();
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                queues.Add(new QueueStats(reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetBoolean(4)));
+            }
+
+            return queues;
+        }
+    }
+
     private static List<ClaimedRun> ReadClaimed(PgResult result, string owner) =>
         [.. result.Rows.Select(r => new ClaimedRun(
             new RunLease((string)r[0]!, owner, (long)r[1]!),

@@ -40,4 +40,26 @@ internal sealed class SqliteEventStore(SqliteDatabase database) : IEventStore
 
         return Task.FromResult<IReadOnlyList<EventRecord>>(events);
     }
+
+    public Task<IReadOnlyList<EventOutcome>> GetOutcomesAsync(IReadOnlyCollection<string> eventIds, CancellationToken cancellationToken)
+    {
+        using var connection = database.OpenRead();
+        using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT event_id, function_id, id, status, NULL, created_at FROM runs WHERE event_id IN (SELECT value FROM json_each(@ids))
+            UNION ALL
+            SELECT event_id, function_id, NULL, NULL, reason, created_at FROM skipped_runs WHERE event_id IN (SELECT value FROM json_each(@ids))
+            ORDER BY 1, 6 DESC;
+            """;
+        command.With("@ids", System.Text.Json.JsonSerializer.Serialize(eventIds));
+        using var reader = command.ExecuteReader();
+        var outcomes = new List<EventOutcome>();
+        while (reader.Read())
+        {
+            outcomes.Add(new EventOutcome(
+                reader.GetString(0), reader.GetString(1), StringOrNull(reader, 2), reader.IsDBNull(3) ? null : (RunStatus)reader.GetInt32(3), StringOrNull(reader, 4)));
+        }
+
+        return Task.FromResult<IReadOnlyList<EventOutcome>>(outcomes);
+    }
 }

@@ -41,6 +41,45 @@ internal sealed class SqliteRunStore(SqliteDatabase database) : IRunStore
         return Task.FromResult(ReadRuns(command));
     }
 
+    public Task<IReadOnlyDictionary<RunStatus, long>> CountAsync(RunFilter filter, CancellationToken cancellationToken)
+    {
+        using var connection = database.OpenRead();
+        using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT status, COUNT(*) FROM runs
+            WHERE (@fn IS NULL OR function_id = @fn) AND (@event IS NULL OR event_id = @event)
+              AND (@tag IS NULL OR EXISTS (SELECT 1 FROM json_each(runs.tags) WHERE value = @tag))
+              AND (@from IS NULL OR created_at >= @from) AND (@to IS NULL OR created_at < @to)
+            GROUP BY status;
+            """;
+        command.With("@fn", filter.FunctionId).With("@event", filter.EventId).With("@tag", filter.Tag)
+            .With("@from", MsOrNull(filter.From)).With("@to", MsOrNull(filter.To));
+        using var reader = command.ExecuteReader();
+        var counts = new Dictionary<RunStatus, long>();
+        while (reader.Read())
+        {
+            counts[(RunStatus)reader.GetInt32(0)] = reader.GetInt64(1);
+        }
+
+        return Task.FromResult<IReadOnlyDictionary<RunStatus, long>>(counts);
+    }
+
+    public Task<IReadOnlyList<RunWait>> GetWaitsAsync(string runId, CancellationToken cancellationToken)
+    {
+        using var connection = database.OpenRead();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT step_key, kind, event_name, match_path, match_value, condition FROM waits WHERE run_id = @run;";
+        command.With("@run", runId);
+        using var reader = command.ExecuteReader();
+        var waits = new List<RunWait>();
+        while (reader.Read())
+        {
+            waits.Add(new RunWait(reader.GetString(0), (WaitKind)reader.GetInt32(1), StringOrNull(reader, 2), StringOrNull(reader, 3), StringOrNull(reader, 4), StringOrNull(reader, 5)));
+        }
+
+        return Task.FromResult<IReadOnlyList<RunWait>>(waits);
+    }
+
     private static IReadOnlyList<RunRecord> ReadRuns(Microsoft.Data.Sqlite.SqliteCommand command)
     {
         using var reader = command.ExecuteReader();

@@ -324,6 +324,31 @@ internal sealed class SqliteWorkQueue(SqliteDatabase database) : IWorkQueue
         return Task.FromResult<IReadOnlyList<string>>(names);
     }
 
+    public Task<IReadOnlyList<QueueStats>> ListQueuesAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        using var connection = database.OpenRead();
+        using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT q.name,
+                   COALESCE(SUM(owner IS NULL AND available_at <= @now), 0),
+                   COALESCE(SUM(owner IS NOT NULL), 0),
+                   COALESCE(SUM(owner IS NULL AND available_at > @now), 0),
+                   EXISTS (SELECT 1 FROM paused_queues p WHERE p.name = q.name)
+            FROM (SELECT queue_name AS name FROM queue UNION SELECT name FROM paused_queues) q
+            LEFT JOIN queue ON queue.queue_name = q.name
+            GROUP BY q.name ORDER BY q.name;
+            """;
+        command.With("@now", Ms(now));
+        using var reader = command.ExecuteReader();
+        var queues = new List<QueueStats>();
+        while (reader.Read())
+        {
+            queues.Add(new QueueStats(reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetBoolean(4)));
+        }
+
+        return Task.FromResult<IReadOnlyList<QueueStats>>(queues);
+    }
+
     public Task SetFinishByAsync(RunLease lease, DateTimeOffset deadline, CancellationToken cancellationToken) =>
         database.Writer.WriteAsync(w => w.Command($"UPDATE queue SET finish_by = COALESCE(finish_by, @deadline) WHERE {Leased};")
             .WithLease(lease).With("@deadline", Ms(deadline)).ExecuteNonQuery() == 1 ? true : throw new LeaseLostException(lease.RunId));

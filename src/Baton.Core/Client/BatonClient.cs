@@ -119,7 +119,52 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
         }
 
         var steps = await engine.Storage.Runs.GetStepsAsync(runId, cancellationToken).ConfigureAwait(false);
-        return ToInfo(run, steps);
+        var info = ToInfo(run, steps);
+        if (!steps.Any(s => s.Kind is StepKind.WaitForEvent or StepKind.Invoke or StepKind.BatchInvoke))
+        {
+            return info;
+        }
+
+        // What waiting steps wait for, and which children invokes started: read only for runs that have such steps.
+        var waits = run.Status.IsTerminal() ? [] : await engine.Storage.Runs.GetWaitsAsync(runId, cancellationToken).ConfigureAwait(false);
+        var detailed = new List<StepInfo>(info.Steps.Count);
+        foreach (var step in info.Steps)
+        {
+            var children = step.Kind is StepKind.Invoke or StepKind.BatchInvoke
+                ? await engine.Storage.Runs.GetChildrenAsync(runId, step.Id, cancellationToken).ConfigureAwait(false)
+                : [];
+            var wait = step.Status == StepStatus.Waiting ? waits.FirstOrDefault(w => w.StepKey == step.Id && w.EventName is not null) : null;
+            detailed.Add(children.Count == 0 && wait is null ? step : new StepInfo
+            {
+                Id = step.Id,
+                Kind = step.Kind,
+                Status = step.Status,
+                Attempts = step.Attempts,
+                Output = step.Output,
+                Error = step.Error,
+                StartedAt = step.StartedAt,
+                EndedAt = step.EndedAt,
+                WakeAt = step.WakeAt,
+                WaitingFor = wait is null ? null : new EventWaitInfo(wait.EventName!, wait.MatchPath is null ? null : $"{wait.MatchPath} == {wait.MatchValueJson}", wait.Condition),
+                ChildRunIds = [.. children.Select(c => c.RunId)],
+            });
+        }
+
+        return new RunInfo
+        {
+            Id = info.Id,
+            FunctionId = info.FunctionId,
+            Status = info.Status,
+            Event = info.Event,
+            Output = info.Output,
+            Error = info.Error,
+            Attempt = info.Attempt,
+            CreatedAt = info.CreatedAt,
+            StartedAt = info.StartedAt,
+            EndedAt = info.EndedAt,
+            Tags = info.Tags,
+            Steps = detailed,
+        };
     }
 
     public async Task<RunInfo> WaitForRunAsync(string runId, TimeSpan timeout, CancellationToken cancellationToken = default)
@@ -363,6 +408,21 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
         return new RunPage(page, runs.Count > query.Limit ? RunCursor.After(page[^1].CreatedAt, page[^1].Id) : null);
     }
 
+    public async Task<IReadOnlyDictionary<RunStatus, long>> CountRunsAsync(RunQuery query, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        await engine.EnsureStartedAsync().ConfigureAwait(false);
+        return await engine.Storage.Runs.CountAsync(
+            new RunFilter(query.FunctionId, null, query.Tag, query.EventId, query.From, query.To, null, null, 0), cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<IReadOnlyList<QueueInfo>> ListQueuesAsync(CancellationToken cancellationToken = default)
+    {
+        await engine.EnsureStartedAsync().ConfigureAwait(false);
+        var queues = await engine.Storage.Queue.ListQueuesAsync(engine.Time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+        return [.. queues.Select(q => new QueueInfo(q.Name, q.Ready, q.Running, q.Later, q.Paused))];
+    }
+
     public async Task<IReadOnlyList<FunctionInfo>> ListFunctionsAsync(CancellationToken cancellationToken = default)
     {
         await engine.EnsureStartedAsync().ConfigureAwait(false);
@@ -383,7 +443,7 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
             return null;
         }
 
-        return await ToInfoAsync(record, cancellationToken).ConfigureAwait(false);
+        return (await ToInfoAsync([record], cancellationToken).ConfigureAwait(false))[0];
     }
 
     public async Task<EventPage> ListEventsAsync(string? name = null, int limit = 50, string? cursor = null, CancellationToken cancellationToken = default)
@@ -396,19 +456,38 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
         var (afterAt, afterId) = cursor is null ? (null, null) : RunCursor.Parse(cursor);
         await engine.EnsureStartedAsync().ConfigureAwait(false);
         var records = await engine.Storage.Events.ListAsync(name, afterAt, afterId, limit + 1, cancellationToken).ConfigureAwait(false);
-        var page = new List<EventInfo>();
-        foreach (var record in records.Take(limit))
-        {
-            page.Add(await ToInfoAsync(record, cancellationToken).ConfigureAwait(false));
-        }
-
+        var page = await ToInfoAsync([.. records.Take(limit)], cancellationToken).ConfigureAwait(false);
         return new EventPage(page, records.Count > limit ? RunCursor.After(page[^1].ReceivedAt, page[^1].Id) : null);
     }
 
-    private async Task<EventInfo> ToInfoAsync(EventRecord record, CancellationToken cancellationToken)
+    /// <summary>Events with what each did: the runs it started and, for the functions it started none of, why (two queries per page).</summary>
+    private async Task<IReadOnlyList<EventInfo>> ToInfoAsync(IReadOnlyList<EventRecord> records, CancellationToken cancellationToken)
     {
-        var runs = await engine.Storage.Runs.ListAsync(new RunFilter(null, null, null, record.Id, null, null, null, null, 1000), cancellationToken).ConfigureAwait(false);
-        using var data = JsonDocument.Parse(record.DataJson);
-        return new EventInfo(record.Id, record.Name, data.RootElement.Clone(), record.Timestamp, record.ReceivedAt, [.. runs.Select(r => r.Id)]);
+        if (records.Count == 0)
+        {
+            return [];
+        }
+
+        var outcomes = (await engine.Storage.Events.GetOutcomesAsync([.. records.Select(r => r.Id)], cancellationToken).ConfigureAwait(false))
+            .ToLookup(o => o.EventId, StringComparer.Ordinal);
+        var triggers = (await engine.Storage.Functions.FindTriggeredAsync([.. records.Select(r => r.Name).Distinct(StringComparer.Ordinal)], cancellationToken).ConfigureAwait(false))
+            .ToLookup(t => t.EventName, StringComparer.Ordinal);
+        return [.. records.Select(record =>
+        {
+            var done = outcomes[record.Id].ToList();
+            var skipped = done.Where(o => o.SkipReason is not null).Select(o => new SkippedRunInfo(o.FunctionId, o.SkipReason!)).ToList();
+
+            // A trigger's condition that was false leaves no record: a conditional trigger with no outcome filtered the event out.
+            skipped.AddRange(triggers[record.Name]
+                .Where(t => t.Condition is not null && !done.Any(o => o.FunctionId == t.FunctionId))
+                .Select(t => new SkippedRunInfo(t.FunctionId, "filtered")));
+            var runs = done.Where(o => o.RunId is not null).Select(o => new EventRunInfo(o.RunId!, o.FunctionId, o.Status!.Value)).ToList();
+            using var data = JsonDocument.Parse(record.DataJson);
+            return new EventInfo(record.Id, record.Name, data.RootElement.Clone(), record.Timestamp, record.ReceivedAt, [.. runs.Select(r => r.RunId)])
+            {
+                Runs = runs,
+                Skipped = skipped,
+            };
+        })];
     }
 }

@@ -212,6 +212,27 @@ public sealed class BatonHttpClient : IBatonClient
     }
 
     /// <inheritdoc />
+    public async Task<IReadOnlyDictionary<RunStatus, long>> CountRunsAsync(RunQuery query, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        var text = Query(
+            ("functionId", query.FunctionId), ("tag", query.Tag), ("eventId", query.EventId),
+            ("from", query.From?.ToString("O", CultureInfo.InvariantCulture)), ("to", query.To?.ToString("O", CultureInfo.InvariantCulture)));
+        var result = await CallAsync(HttpMethod.Get, "api/v1/runs/counts" + text, null, cancellationToken).ConfigureAwait(false);
+        return result.GetProperty("counts").EnumerateObject()
+            .Where(c => c.Value.GetInt64() > 0)
+            .ToDictionary(c => RunStatusExtensions.FromWireName(c.Name), c => c.Value.GetInt64());
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<QueueInfo>> ListQueuesAsync(CancellationToken cancellationToken = default)
+    {
+        var result = await CallAsync(HttpMethod.Get, "api/v1/queues", null, cancellationToken).ConfigureAwait(false);
+        return [.. result.GetProperty("queues").EnumerateArray().Select(q => new QueueInfo(
+            q.GetProperty("name").GetString()!, q.GetProperty("ready").GetInt64(), q.GetProperty("running").GetInt64(), q.GetProperty("later").GetInt64(), q.GetProperty("paused").GetBoolean()))];
+    }
+
+    /// <inheritdoc />
     public async Task<IReadOnlyList<FunctionInfo>> ListFunctionsAsync(CancellationToken cancellationToken = default)
     {
         var result = await CallAsync(HttpMethod.Get, "api/v1/functions", null, cancellationToken).ConfigureAwait(false);
@@ -307,6 +328,10 @@ public sealed class BatonHttpClient : IBatonClient
             StartedAt = s.GetProperty("startedAt").GetDateTimeOffset(),
             EndedAt = Time(s, "endedAt"),
             WakeAt = Time(s, "wakeAt"),
+            WaitingFor = Present(s, "waitingFor") is { } w
+                ? new EventWaitInfo(w.GetProperty("eventName").GetString()!, w.GetProperty("match").GetString(), w.GetProperty("condition").GetString())
+                : null,
+            ChildRunIds = s.TryGetProperty("childRunIds", out var children) ? Strings(children) : [],
         })],
     };
 
@@ -323,7 +348,12 @@ public sealed class BatonHttpClient : IBatonClient
 
     private static EventInfo ToEvent(JsonElement e) =>
         new(e.GetProperty("id").GetString()!, e.GetProperty("name").GetString()!, e.GetProperty("data").Clone(),
-            DateTimeOffset.FromUnixTimeMilliseconds(e.GetProperty("ts").GetInt64()), e.GetProperty("receivedAt").GetDateTimeOffset(), Strings(e.GetProperty("runIds")));
+            DateTimeOffset.FromUnixTimeMilliseconds(e.GetProperty("ts").GetInt64()), e.GetProperty("receivedAt").GetDateTimeOffset(), Strings(e.GetProperty("runIds")))
+        {
+            Runs = [.. e.GetProperty("runs").EnumerateArray().Select(r => new EventRunInfo(
+                r.GetProperty("id").GetString()!, r.GetProperty("functionId").GetString()!, RunStatusExtensions.FromWireName(r.GetProperty("status").GetString()!)))],
+            Skipped = [.. e.GetProperty("skipped").EnumerateArray().Select(k => new SkippedRunInfo(k.GetProperty("functionId").GetString()!, k.GetProperty("reason").GetString()!))],
+        };
 
     private static object ScheduleBody(string? functionId, string cron, ScheduleOptions? options)
     {

@@ -9,7 +9,14 @@ namespace Baton;
 /// <param name="Timestamp">When it happened (as sent, or when it was received).</param>
 /// <param name="ReceivedAt">When Baton accepted it.</param>
 /// <param name="RunIds">The runs it started, newest first.</param>
-public sealed record EventInfo(string Id, string Name, JsonElement Data, DateTimeOffset Timestamp, DateTimeOffset ReceivedAt, IReadOnlyList<string> RunIds);
+public sealed record EventInfo(string Id, string Name, JsonElement Data, DateTimeOffset Timestamp, DateTimeOffset ReceivedAt, IReadOnlyList<string> RunIds)
+{
+    /// <summary>The runs it started, newest first, with their functions and statuses.</summary>
+    public IReadOnlyList<EventRunInfo> Runs { get; init; } = [];
+
+    /// <summary>The functions listening to it that it started no run of, and why.</summary>
+    public IReadOnlyList<SkippedRunInfo> Skipped { get; init; } = [];
+}
 
 /// <summary>A page of events, newest first, and the cursor of the next page (null: no more).</summary>
 public sealed record EventPage(IReadOnlyList<EventInfo> Events, string? NextCursor);

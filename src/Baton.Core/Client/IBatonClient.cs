@@ -108,6 +108,15 @@ public interface IBatonClient
     /// <exception cref="ArgumentException">The query is invalid (a limit out of range, a cursor this API did not give).</exception>
     Task<RunPage> ListRunsAsync(RunQuery query, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// How many runs match the query, by status (its status, cursor and limit are ignored); statuses without runs are left
+    /// out.
+    /// </summary>
+    Task<IReadOnlyDictionary<RunStatus, long>> CountRunsAsync(RunQuery query, CancellationToken cancellationToken = default);
+
+    /// <summary>Every queue that has unfinished runs or is paused, by name, with its runs counted by state.</summary>
+    Task<IReadOnlyList<QueueInfo>> ListQueuesAsync(CancellationToken cancellationToken = default);
+
     /// <summary>The functions registered by any node sharing this storage, by id.</summary>
     Task<IReadOnlyList<FunctionInfo>> ListFunctionsAsync(CancellationToken cancellationToken = default);
 

@@ -31,4 +31,10 @@ public sealed class StepInfo
 
     /// <summary>For a sleep, or a retry, when it is due.</summary>
     public DateTimeOffset? WakeAt { get; init; }
+
+    /// <summary>For a step waiting for an event, which event it waits for.</summary>
+    public EventWaitInfo? WaitingFor { get; init; }
+
+    /// <summary>For <c>Step.Invoke</c> and <c>Step.BatchInvoke</c>, the child runs it started, in order.</summary>
+    public IReadOnlyList<string> ChildRunIds { get; init; } = [];
 }

@@ -18,4 +18,10 @@ public interface IEventStore
     /// (<paramref name="afterReceivedAt"/>, <paramref name="afterId"/>) when given.
     /// </summary>
     Task<IReadOnlyList<EventRecord>> ListAsync(string? name, DateTimeOffset? afterReceivedAt, string? afterId, int limit, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// What the given events did: each run they started (with its status) and each run they did not start, with why.
+    /// Ordered by event, then runs newest first.
+    /// </summary>
+    Task<IReadOnlyList<EventOutcome>> GetOutcomesAsync(IReadOnlyCollection<string> eventIds, CancellationToken cancellationToken);
 }

@@ -15,6 +15,15 @@ public interface IRunStore
     /// <summary>Runs matching <paramref name="filter"/>, newest first.</summary>
     Task<IReadOnlyList<RunRecord>> ListAsync(RunFilter filter, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// How many runs match <paramref name="filter"/>, by status (its status, position and limit are ignored). Statuses
+    /// without runs are left out.
+    /// </summary>
+    Task<IReadOnlyDictionary<RunStatus, long>> CountAsync(RunFilter filter, CancellationToken cancellationToken);
+
+    /// <summary>The durable waits a run has now (for events, for child runs), in no particular order.</summary>
+    Task<IReadOnlyList<RunWait>> GetWaitsAsync(string runId, CancellationToken cancellationToken);
+
     /// <summary>Reads a run's journal in the order its entries were first written.</summary>
     Task<IReadOnlyList<StepRecord>> GetStepsAsync(string runId, CancellationToken cancellationToken);
 

@@ -28,6 +28,9 @@ public interface IWorkQueue
     /// <summary>The queues that are paused.</summary>
     Task<IReadOnlyList<string>> PausedQueuesAsync(CancellationToken cancellationToken);
 
+    /// <summary>Every queue that has unfinished runs or is paused, by name, with its runs counted by state at <paramref name="now"/>.</summary>
+    Task<IReadOnlyList<QueueStats>> ListQueuesAsync(DateTimeOffset now, CancellationToken cancellationToken);
+
     /// <summary>
     /// The earliest time after now at which a run becomes claimable (a sleep or backoff ends, or a lease expires), or
     /// null when nothing is scheduled.
