@@ -28,6 +28,14 @@ if [ -z "${BATON_TEST_POSTGRES:-}" ] && [ "$(id -u)" -eq 0 ] && ! id postgres >/
   useradd --system --home /var/lib/postgresql --shell /bin/bash postgres
 fi
 
+# The dashboard's tests drive Debian's Chromium through Playwright (BATON_CHROMIUM names another executable).
+if [ -z "${BATON_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; then
+  echo "== Installing Chromium (for the dashboard's browser tests)"
+  if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+fi
+
 echo "== Building ($configuration)"
 dotnet build Baton.slnx -c "$configuration" -nologo -clp:NoSummary
 
@@ -46,4 +54,5 @@ awk '
   /^ +Failed: [0-9]+$/  { f += $2 }
   /^ +Skipped: [0-9]+$/ { s += $2 }
   END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$results/console.log"
+echo "Screenshots of the dashboard's pages: ${BATON_SCREENSHOTS:-$root/artifacts/screenshots}"
 exit "$status"

@@ -469,7 +469,7 @@
     const pager = h('div', { class: 'row' });
     fill(main,
       h('h1', {}, 'Events'),
-      sendEventForm(name),
+      sendEventForm(name, () => load()),
       filter,
       h('table', { 'aria-label': 'Events' },
         h('thead', {}, h('tr', {}, h('th', {}, 'Event'), h('th', {}, 'Name'), h('th', {}, 'Received'), h('th', {}, 'Payload'), h('th', {}, 'Runs'))),
@@ -501,7 +501,7 @@
     return parts.length ? parts : h('span', { class: 'muted' }, 'no function listens to it');
   }
 
-  function sendEventForm(name) {
+  function sendEventForm(name, onSent) {
     const nameInput = h('input', { name: 'event-name', required: true, value: name, placeholder: 'app/user.signup', 'aria-label': 'Event name' });
     const data = h('textarea', { name: 'event-data', 'aria-label': 'Event data (JSON)' }, '{}');
     const id = h('input', { name: 'event-id', placeholder: 'optional: repeating an id sends it once', 'aria-label': 'Event id' });
@@ -514,7 +514,7 @@
         try {
           const sent = await api('events', 'POST', { name: nameInput.value.trim(), data: payload, id: id.value.trim() || undefined });
           toast(`Event accepted${sent.runIds.length ? `; started ${sent.runIds.length} run(s)` : '; it started no run'}.`);
-          render();
+          await onSent();
         } catch (e) { toast(e.message, true); }
       },
     },
@@ -731,7 +731,10 @@
   document.addEventListener('keydown', event => {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     const target = event.target;
-    if (target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement || target instanceof HTMLSelectElement) return;
+    if (target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement || target instanceof HTMLSelectElement) {
+      if (event.key === 'Escape') target.blur(); // back to the page's keys
+      return;
+    }
     const pages = { r: '#/runs', e: '#/events', f: '#/functions', s: '#/schedules', q: '#/queues' };
     if (pages[event.key]) { location.hash = pages[event.key]; event.preventDefault(); }
     else if (event.key === 't') toggleTheme();

@@ -1,0 +1,180 @@
+using System.Net;
+using System.Text.Json;
+using Baton.AspNetCore;
+using Baton.Tests.Infrastructure;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Baton.Tests.Http;
+
+/// <summary>
+/// The API's reads behind the dashboard, over real HTTP on each provider: what each event did (and why it started no
+/// run), run counts by status, queues, what a waiting step waits for, and a function's health.
+/// </summary>
+public abstract class DashboardQueriesTests
+{
+    public sealed record Doc(string Title);
+
+    protected abstract TestStorage NewStorage();
+
+    /// <summary>
+    /// <c>greet</c> takes every <c>doc/uploaded</c> (and fails on "fail", which starts <c>greet/on-failure</c>);
+    /// <c>picky</c> only those titled "pick", once per title; <c>approve</c> waits for a <c>doc/approved</c> of the same title.
+    /// </summary>
+    private async Task<(WebApplication App, HttpClient Http, TestStorage Storage)> StartAsync()
+    {
+        var storage = NewStorage();
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        builder.Services.AddBaton(b =>
+        {
+            storage.Configure(b);
+            b.AddFunction<Doc>("greet", f =>
+            {
+                f.TriggerOn("doc/uploaded");
+                f.OnFailure = _ => Task.CompletedTask;
+            }, async ctx =>
+                (object?)await ctx.Step.Run("hello", () => ctx.Event.Data.Title == "fail" ? throw new NonRetriableException("asked to fail") : $"hello {ctx.Event.Data.Title}"));
+            b.AddFunction<Doc>("picky", f =>
+            {
+                f.TriggerOn("doc/uploaded", @if: "event.data.title == 'pick'");
+                f.Idempotency = "event.data.title";
+            }, async ctx => (object?)await ctx.Step.Run("pick", () => ctx.Event.Data.Title));
+            b.AddFunction<Doc>("approve", f => f.TriggerOn("doc/review"), async ctx =>
+                (object?)await ctx.Step.WaitForEvent<JsonElement>("approval", "doc/approved", TimeSpan.FromHours(1), match: "data.title"));
+        });
+        var app = builder.Build();
+        app.MapGroup("/baton").MapBaton();
+        await app.StartAsync();
+        return (app, new HttpClient { BaseAddress = new Uri(app.Urls.First() + "/baton/"), Timeout = TestHost.Timeout }, storage);
+    }
+
+    private static async Task<JsonElement> GetAsync(HttpClient http, string path)
+    {
+        using var response = await http.GetAsync(path);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"GET {path}: {response.StatusCode} {text}");
+        return JsonDocument.Parse(text).RootElement.Clone();
+    }
+
+    [Fact]
+    public async Task Events_SayWhichRunsEachStarted_AndWhyAListeningFunctionStartedNone()
+    {
+        var (app, http, storage) = await StartAsync();
+        await using var _ = app;
+        using var __ = storage;
+        var client = app.Services.GetRequiredService<IBatonClient>();
+
+        var first = await client.SendAsync(new BatonEvent("doc/uploaded", new Doc("pick")) { Id = "first" });
+        var second = await client.SendAsync(new BatonEvent("doc/uploaded", new Doc("pick")) { Id = "second" });
+        var third = await client.SendAsync(new BatonEvent("doc/uploaded", new Doc("other")) { Id = "third" });
+        Assert.Equal(2, first.RunIds.Count);
+        foreach (var runId in first.RunIds.Concat(second.RunIds).Concat(third.RunIds))
+        {
+            await client.WaitForRunAsync(runId, TestHost.Timeout);
+        }
+
+        var events = (await GetAsync(http, "api/v1/events")).GetProperty("events").EnumerateArray().ToDictionary(e => e.GetProperty("id").GetString()!);
+        string Runs(string id) => string.Join(",", events[id].GetProperty("runs").EnumerateArray()
+            .Select(r => $"{r.GetProperty("functionId").GetString()}:{r.GetProperty("status").GetString()}").Order(StringComparer.Ordinal));
+        string Skipped(string id) => string.Join(",", events[id].GetProperty("skipped").EnumerateArray()
+            .Select(s => $"{s.GetProperty("functionId").GetString()}:{s.GetProperty("reason").GetString()}"));
+        Assert.Equal("greet:completed,picky:completed", Runs("first"));
+        Assert.Equal("", Skipped("first"));
+        Assert.Equal("greet:completed", Runs("second"));
+        Assert.Equal("picky:idempotency", Skipped("second"));
+        Assert.Equal("greet:completed", Runs("third"));
+        Assert.Equal("picky:filtered", Skipped("third"));
+
+        // The same through the HTTP client and the in-process client.
+        var remote = new BatonHttpClient(http);
+        foreach (var reader in new IBatonClient[] { client, remote })
+        {
+            var info = (await reader.GetEventAsync("second"))!;
+            Assert.Equal([new SkippedRunInfo("picky", "idempotency")], info.Skipped);
+            Assert.Equal(new EventRunInfo(second.RunIds[0], "greet", RunStatus.Completed), Assert.Single(info.Runs));
+            Assert.Equal(second.RunIds, info.RunIds);
+        }
+    }
+
+    [Fact]
+    public async Task CountsQueuesWaitsAndHealth_AreReadable_IncludingFunctionIdsWithASlash()
+    {
+        var (app, http, storage) = await StartAsync();
+        await using var _ = app;
+        using var __ = storage;
+        var client = app.Services.GetRequiredService<IBatonClient>();
+
+        var sent = await client.SendAsync([new BatonEvent("doc/uploaded", new Doc("pick")), new BatonEvent("doc/uploaded", new Doc("fail")), new BatonEvent("doc/uploaded", new Doc("a"))]);
+        foreach (var runId in sent.RunIds)
+        {
+            await client.WaitForRunAsync(runId, TestHost.Timeout);
+        }
+
+        var waiting = (await client.SendAsync(new BatonEvent("doc/review", new Doc("contract")))).RunIds[0];
+        using (var deadline = new CancellationTokenSource(TestHost.Timeout))
+        {
+            // The failed greet run starts its failure handler; the review run reaches its wait.
+            while ((await client.GetRunAsync(waiting))!.Status != RunStatus.WaitingForEvent
+                || (await client.ListRunsAsync(new RunQuery { FunctionId = "greet/on-failure", Status = RunStatus.Completed })).Runs.Count == 0)
+            {
+                await Task.Delay(10, deadline.Token);
+            }
+        }
+
+        var counts = await GetAsync(http, "api/v1/runs/counts");
+        Assert.Equal(6, counts.GetProperty("total").GetInt64());
+        Assert.Equal(4, counts.GetProperty("counts").GetProperty("completed").GetInt64());
+        Assert.Equal(1, counts.GetProperty("counts").GetProperty("failed").GetInt64());
+        Assert.Equal(1, counts.GetProperty("counts").GetProperty("waiting-for-event").GetInt64());
+        Assert.Equal(3, (await GetAsync(http, "api/v1/runs/counts?functionId=greet")).GetProperty("total").GetInt64());
+
+        var remote = new BatonHttpClient(http);
+        var expected = new Dictionary<RunStatus, long> { [RunStatus.Completed] = 2, [RunStatus.Failed] = 1 };
+        Assert.Equal(expected, await client.CountRunsAsync(new RunQuery { FunctionId = "greet" }));
+        Assert.Equal(expected, await remote.CountRunsAsync(new RunQuery { FunctionId = "greet" }));
+
+        // The waiting run sits in the default queue, due later (at its wait's deadline); nothing is ready or running.
+        var queue = Assert.Single(await remote.ListQueuesAsync());
+        Assert.Equal(new QueueInfo("default", 0, 0, 1, false), queue);
+        await client.PauseQueueAsync("imports");
+        Assert.Equal(["default", "imports"], (await client.ListQueuesAsync()).Select(q => q.Name));
+
+        var step = (await GetAsync(http, $"api/v1/runs/{waiting}")).GetProperty("steps")[0];
+        Assert.Equal("waiting", step.GetProperty("status").GetString());
+        Assert.Equal("doc/approved", step.GetProperty("waitingFor").GetProperty("eventName").GetString());
+        Assert.Equal("data.title == \"contract\"", step.GetProperty("waitingFor").GetProperty("match").GetString());
+        Assert.Equal(new EventWaitInfo("doc/approved", "data.title == \"contract\"", null), (await remote.GetRunAsync(waiting))!.Steps[0].WaitingFor);
+
+        // A function id holding '/' (a failure handler's) is one escaped path segment.
+        Assert.Equal("greet/on-failure", (await GetAsync(http, "api/v1/functions/greet%2Fon-failure")).GetProperty("id").GetString());
+        Assert.Equal(1, (await GetAsync(http, "api/v1/functions/greet%2Fon-failure/stats")).GetProperty("runs").GetInt32());
+        Assert.Equal(1, (await GetAsync(http, "api/v1/functions/picky/stats")).GetProperty("runs").GetInt32());
+        var greet = await GetAsync(http, "api/v1/functions/greet/stats?hours=2");
+        Assert.Equal(3, greet.GetProperty("runs").GetInt32());
+        Assert.Equal(1.0 / 3, greet.GetProperty("failureRate").GetDouble(), 6);
+        Assert.True(greet.GetProperty("p95Ms").GetDouble() >= greet.GetProperty("p50Ms").GetDouble());
+        Assert.Equal(2, greet.GetProperty("perHour").GetArrayLength());
+        Assert.Equal(3, greet.GetProperty("perHour").EnumerateArray().Sum(b => b.GetProperty("runs").GetInt32()));
+        Assert.Equal(1, greet.GetProperty("perHour").EnumerateArray().Sum(b => b.GetProperty("failed").GetInt32()));
+
+        using var unknown = await http.GetAsync("api/v1/functions/nope/stats");
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        using var badHours = await http.GetAsync("api/v1/functions/greet/stats?hours=1000");
+        Assert.Equal(HttpStatusCode.BadRequest, badHours.StatusCode);
+        Assert.Contains("1 to 168", await badHours.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    public sealed class OnSqlite : DashboardQueriesTests
+    {
+        protected override TestStorage NewStorage() => new SqliteTestStorage();
+    }
+
+    public sealed class OnPostgreSql : DashboardQueriesTests
+    {
+        protected override TestStorage NewStorage() => new PostgresTestStorage();
+    }
+}
