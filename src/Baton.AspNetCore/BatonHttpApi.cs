@@ -408,6 +408,7 @@ public static partial class BatonHttpApi
         functionId = run.FunctionId,
         status = run.Status.ToWireName(),
         input = run.Event,
+        events = run.Events,
         output = run.Output,
         error = run.Error is { } e ? new { type = e.Type, message = e.Message, stack = e.StackTrace } : null,
         attempt = run.Attempt,

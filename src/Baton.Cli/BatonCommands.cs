@@ -181,6 +181,12 @@ internal static class BatonCommands
                     Markup.Escape(run.GetProperty("status").GetString()!), Time(run, "createdAt"), Time(run, "endedAt"));
             }
 
+            if (table.Rows.Count == 0)
+            {
+                await output.WriteLineAsync("No runs match.").ConfigureAwait(false);
+                return;
+            }
+
             Console(output).Write(table);
         }));
         runs.Subcommands.Add(list);
@@ -253,6 +259,12 @@ internal static class BatonCommands
             {
                 table.AddRow(Markup.Escape(function.GetProperty("id").GetString()!),
                     Markup.Escape(string.Join(", ", function.GetProperty("triggers").EnumerateArray().Select(t => t.GetString()))));
+            }
+
+            if (table.Rows.Count == 0)
+            {
+                await output.WriteLineAsync("No functions are registered: an app with AddBaton(...) registers its functions in this server's storage.").ConfigureAwait(false);
+                return;
             }
 
             Console(output).Write(table);

@@ -73,8 +73,8 @@ public sealed class DashboardFixture : IAsyncLifetime
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotDirectory, name + ".png"), FullPage = true });
 
     /// <summary>
-    /// An app with three functions: <c>greet</c> (two steps), <c>review</c> (waits for <c>doc/approved</c> of its id) and
-    /// <c>flaky</c> (fails without retrying); with <paramref name="keys"/>, the API and dashboard need one of them.
+    /// An app with four functions: <c>greet</c> (two steps), <c>review</c> (waits for <c>doc/approved</c> of its id),
+    /// <c>digest</c> (takes events three at a time) and <c>flaky</c> (fails without retrying); with <paramref name="keys"/>, the API and dashboard need one of them.
     /// </summary>
     public static async Task<WebApplication> StartAppAsync(string databasePath, IReadOnlyList<string>? keys)
     {
@@ -93,6 +93,8 @@ public sealed class DashboardFixture : IAsyncLifetime
                 await ctx.Step.Run("prepare", () => ctx.Event.Data.Id);
                 return (object?)await ctx.Step.WaitForEvent<JsonElement>("approval", "doc/approved", TimeSpan.FromHours(1), match: "data.id");
             })
+            .AddFunction<Greeting>("digest", f => f.TriggerOn("demo/digest").BatchEvents(3, TimeSpan.FromMinutes(10)), async ctx =>
+                (object?)await ctx.Step.Run("join", () => string.Join(",", ctx.Events.Select(e => e.Data.Name))))
             .AddFunction<Greeting>("flaky", f => f.TriggerOn("demo/flaky"), async ctx =>
                 (object?)await ctx.Step.Run("boom", () => ctx.Event.Data.Name == "ok" ? "fine" : throw new NonRetriableException($"cannot greet {ctx.Event.Data.Name}"))));
         if (keys is not null)

@@ -77,6 +77,24 @@ public sealed class DashboardTests(DashboardFixture fixture)
     }
 
     [Fact]
+    public async Task RunDetail_OfABatch_ShowsEveryTriggeringEvent_AndEventsSayTheyJoinedIt()
+    {
+        var tag = Guid.NewGuid().ToString("N")[..6];
+        var sent = await fixture.Client.SendAsync([.. new[] { "a", "b", "c" }.Select(n => new BatonEvent("demo/digest", new { name = $"{n}-{tag}" }))]);
+        var runId = Assert.Single(sent.RunIds.Distinct());
+        var run = await fixture.Client.WaitForRunAsync(runId, DashboardFixture.Timeout);
+        Assert.Equal($"a-{tag},b-{tag},c-{tag}", run.GetOutput<string>());
+
+        var page = await OpenAsync($"#/runs/{runId}");
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Triggering events (3, a batch)" })).ToBeVisibleAsync(Soon);
+        await Expect(page.GetByLabel("Triggering event 3")).ToContainTextAsync($"c-{tag}");
+
+        await page.GotoAsync(fixture.DashboardUrl + "#/events?name=demo%2Fdigest");
+        await Expect(page.Locator($"tr[data-event='{sent.Ids[2]}'] [data-skipped='batched']")).ToContainTextAsync("digest: no run (batched)");
+        await Expect(page.Locator($"tr[data-event='{sent.Ids[0]}'] a[href='#/runs/{runId}']")).ToBeVisibleAsync();
+    }
+
+    [Fact]
     public async Task CancelButton_CancelsAWaitingRun_AndTheRunIsCancelledInStorage()
     {
         var sent = await fixture.Client.SendAsync(new BatonEvent("doc/review", new { id = Guid.NewGuid().ToString("N") }));

@@ -386,8 +386,9 @@
       run.status === 'completed' ? [h('h2', {}, 'Output'), jsonBlock(run.output, 'Run output')] : null,
       h('h2', {}, `Steps (${run.steps.length})`),
       waterfall(run, open),
-      h('h2', {}, 'Triggering event'),
-      jsonBlock(run.input, 'Triggering event'),
+      run.events && run.events.length > 1
+        ? [h('h2', {}, `Triggering events (${run.events.length}, a batch)`), run.events.map((e, i) => jsonBlock(e, `Triggering event ${i + 1}`))]
+        : [h('h2', {}, 'Triggering event'), jsonBlock(run.input, 'Triggering event')],
     ];
   }
 

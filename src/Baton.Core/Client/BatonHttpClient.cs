@@ -310,6 +310,7 @@ public sealed class BatonHttpClient : IBatonClient
         FunctionId = run.GetProperty("functionId").GetString()!,
         Status = RunStatusExtensions.FromWireName(run.GetProperty("status").GetString()!),
         Event = run.GetProperty("input").Clone(),
+        Events = run.TryGetProperty("events", out var events) ? [.. events.EnumerateArray().Select(e => e.Clone())] : [run.GetProperty("input").Clone()],
         Output = Present(run, "output"),
         Error = ToError(run.GetProperty("error")),
         Attempt = run.GetProperty("attempt").GetInt32(),

@@ -17,6 +17,11 @@ public sealed class RunInfo
     /// <summary>The triggering event (<c>{id, name, data, ts}</c>).</summary>
     public required JsonElement Event { get; init; }
 
+    /// <summary>
+    /// Every event the run was started with, in order: one, or several for a batch (<see cref="Event"/> is the first).
+    /// </summary>
+    public IReadOnlyList<JsonElement> Events { get; init; } = [];
+
     /// <summary>The function's return value as JSON, once completed.</summary>
     public JsonElement? Output { get; init; }
 

@@ -83,6 +83,15 @@ public sealed class ServerAndCliTests : IDisposable
         Assert.Equal(HttpStatusCode.Accepted, await CallAsync(http, HttpMethod.Post, "api/v1/events", ManageKey));
         Assert.Equal(HttpStatusCode.OK, await CallAsync(http, HttpMethod.Get, "api/v1/runs", ManageKey));
         Assert.Equal(HttpStatusCode.OK, await CallAsync(http, HttpMethod.Get, "api/v1/functions", ManageKey));
+
+        // The server's root leads to the dashboard; its page loads without a key and asks for one (its data needs it).
+        using var noRedirects = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = http.BaseAddress };
+        using var root = await noRedirects.GetAsync("");
+        Assert.Equal(HttpStatusCode.Redirect, root.StatusCode);
+        Assert.Equal("/dashboard/", root.Headers.Location?.OriginalString);
+        Assert.Contains("dashboard.js", await http.GetStringAsync("dashboard/"), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Unauthorized, await CallAsync(http, HttpMethod.Get, "api/v1/runs/counts", null));
+        Assert.Equal(HttpStatusCode.Forbidden, await CallAsync(http, HttpMethod.Get, "api/v1/queues", EventsKey));
     }
 
     [Fact]
@@ -184,8 +193,11 @@ public sealed class ServerAndCliTests : IDisposable
         Assert.Equal(1, missingFile.Exit);
         Assert.Contains("does not exist", missingFile.Error, StringComparison.Ordinal);
 
-        Assert.Equal(0, (await Baton("functions")).Exit);
-        Assert.Equal(0, (await Baton("runs", "list", "--status", "failed")).Exit);
+        var functions = await Baton("functions");
+        Assert.Equal(0, functions.Exit);
+        Assert.Contains("No functions are registered", functions.Output, StringComparison.Ordinal);
+        var failed = await Baton("runs", "list", "--status", "failed");
+        Assert.Equal((0, "No runs match." + Environment.NewLine), (failed.Exit, failed.Output));
         var badStatus = await Baton("runs", "list", "--status", "sleeping");
         Assert.Equal(1, badStatus.Exit);
         Assert.Contains("status=sleeping is not a run status", badStatus.Error, StringComparison.Ordinal);
