@@ -43,6 +43,8 @@ public abstract class DashboardQueriesTests
                 f.TriggerOn("doc/uploaded", @if: "event.data.title == 'pick'");
                 f.Idempotency = "event.data.title";
             }, async ctx => (object?)await ctx.Step.Run("pick", () => ctx.Event.Data.Title));
+            b.AddFunction<Doc>("parent", f => f.TriggerOn("doc/parent"), async ctx =>
+                (object?)await ctx.Step.Invoke<string>("child", "picky", new Doc("pick")));
             b.AddFunction<Doc>("approve", f => f.TriggerOn("doc/review"), async ctx =>
                 (object?)await ctx.Step.WaitForEvent<JsonElement>("approval", "doc/approved", TimeSpan.FromHours(1), match: "data.title"));
         });
@@ -160,6 +162,12 @@ public abstract class DashboardQueriesTests
         Assert.Equal(2, greet.GetProperty("perHour").GetArrayLength());
         Assert.Equal(3, greet.GetProperty("perHour").EnumerateArray().Sum(b => b.GetProperty("runs").GetInt32()));
         Assert.Equal(1, greet.GetProperty("perHour").EnumerateArray().Sum(b => b.GetProperty("failed").GetInt32()));
+
+        // An invoke step names the child run it started.
+        var parent = await client.WaitForRunAsync((await client.SendAsync(new BatonEvent("doc/parent", new Doc("p")))).RunIds[0], TestHost.Timeout);
+        var child = Assert.Single((await GetAsync(http, $"api/v1/runs/{parent.Id}")).GetProperty("steps")[0].GetProperty("childRunIds").EnumerateArray()).GetString()!;
+        Assert.Equal("picky", (await remote.GetRunAsync(child))!.FunctionId);
+        Assert.Equal([child], (await remote.GetRunAsync(parent.Id))!.Steps[0].ChildRunIds);
 
         using var unknown = await http.GetAsync("api/v1/functions/nope/stats");
         Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
