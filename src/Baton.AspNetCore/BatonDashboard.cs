@@ -16,7 +16,7 @@ namespace Baton.AspNetCore;
 internal static class BatonDashboard
 {
     private const string ContentSecurityPolicy =
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
     private static readonly Dictionary<string, Asset> Assets = LoadAssets();
 
@@ -41,6 +41,13 @@ internal static class BatonDashboard
     /// <summary>Checks the key against the server's keys and, when it may manage, keeps it in an HttpOnly cookie.</summary>
     private static async Task<IResult> SignInAsync(HttpContext context, CancellationToken cancellationToken)
     {
+        // Only the page signs in: a cross-site form cannot send JSON or this header (no one signs a browser in with a key of theirs).
+        if (context.Request.ContentType?.StartsWith("application/json", StringComparison.OrdinalIgnoreCase) != true
+            || !context.Request.Headers.ContainsKey(BatonApiKeys.DashboardHeader))
+        {
+            return Results.Problem(statusCode: 400, title: "Invalid request", detail: $"Sign in with a JSON body {{\"key\": ...}} and the {BatonApiKeys.DashboardHeader} header, as the dashboard does.");
+        }
+
         string? key = null;
         try
         {

@@ -26,6 +26,7 @@ public static partial class BatonHttpApi
         var group = endpoints.MapGroup("");
         group.AddEndpointFilter(ProblemsFilter);
         group.AddEndpointFilter(UnescapedSlashesFilter);
+        group.AddEndpointFilter(CrossSiteFilter);
         group.MapGet("/healthz", HealthAsync).AllowAnonymous();
 
         var api = group.MapGroup("/api/v1");
@@ -478,15 +479,43 @@ public static partial class BatonHttpApi
     private static string Capitalized(string text) => string.Concat(text[..1].ToUpperInvariant(), text[1..]);
 
     /// <summary>
+    /// Refuses a browser's cross-site request that would change something (a form or script on another site posting to
+    /// a dev server on loopback, which needs no key, or to a host whose users are signed in by cookie). Browsers say where
+    /// a request comes from (<c>Sec-Fetch-Site</c>, <c>Origin</c>); programs such as curl, the CLI and
+    /// <see cref="BatonHttpClient"/> send neither and are not affected.
+    /// </summary>
+    private static ValueTask<object?> CrossSiteFilter(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var request = context.HttpContext.Request;
+        if (HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method))
+        {
+            return next(context);
+        }
+
+        var site = request.Headers["Sec-Fetch-Site"].ToString();
+        var origin = request.Headers.Origin.ToString();
+        var crossSite = site.Length > 0
+            ? site is not ("same-origin" or "none")
+            : origin.Length > 0 && !string.Equals(origin, $"{request.Scheme}://{request.Host}", StringComparison.OrdinalIgnoreCase);
+        return crossSite
+            ? ValueTask.FromResult<object?>(Problem(StatusCodes.Status403Forbidden, "Cross-site request",
+                $"A page of another site ({(origin.Length > 0 ? origin : site)}) may not change anything here; call the API from this site or from a program.", "cross-site"))
+            : next(context);
+    }
+
+    /// <summary>
     /// Kestrel decodes a path but leaves an escaped '/' (<c>%2F</c>) as it is, so a route value such as the function id
     /// <c>analyze/on-failure</c>, sent escaped as one segment, would arrive escaped: decode it.
     /// </summary>
     private static ValueTask<object?> UnescapedSlashesFilter(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var routeValues = context.HttpContext.Request.RouteValues;
+        var raw = context.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget ?? "";
         for (var i = 0; i < context.Arguments.Count; i++)
         {
-            if (context.Arguments[i] is string value && value.Contains("%2F", StringComparison.OrdinalIgnoreCase) && routeValues.Values.Contains(value))
+            // Only a '%2F' that Kestrel left escaped: a literal "%2F" in an id arrives as '%252F' and is decoded to "%2F" already.
+            if (context.Arguments[i] is string value && value.Contains("%2F", StringComparison.OrdinalIgnoreCase) && routeValues.Values.Contains(value)
+                && raw.Contains(value, StringComparison.OrdinalIgnoreCase))
             {
                 context.Arguments[i] = value.Replace("%2F", "/", StringComparison.OrdinalIgnoreCase);
             }

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using Baton.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;
 
@@ -93,5 +94,46 @@ public sealed class DashboardSignInTests(DashboardFixture fixture)
 
         using var sent = await http.SendAsync(Send(HttpMethod.Post, "api/v1/events", header: true));
         Assert.Equal(HttpStatusCode.Accepted, sent.StatusCode);
+
+        // Signing in takes JSON and the header: a cross-site form cannot sign a browser in with a key of its choosing.
+        using var formSignIn = await http.PostAsync("dashboard/session", new StringContent($$"""{"key":"{{ManageKey}}"}""", Encoding.UTF8, "text/plain"));
+        Assert.Equal(HttpStatusCode.BadRequest, formSignIn.StatusCode);
+        Assert.DoesNotContain("Set-Cookie", formSignIn.Headers.Select(h => h.Key));
+    }
+
+    [Fact]
+    public async Task CrossSiteRequests_CannotChangeAnything_EvenOnAServerWithoutKeys()
+    {
+        using var directory = new TempDirectory();
+        await using var app = await DashboardFixture.StartAppAsync(directory.File("baton.db"), keys: null);
+        using var http = new HttpClient { BaseAddress = new Uri(app.Urls.First() + "/baton/") };
+
+        // What a page of another site can make a browser send to a dev server on loopback (which needs no key).
+        async Task<HttpResponseMessage> PostAsync(string header, string value)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "api/v1/events") { Content = new StringContent("""{"name":"demo/greet","data":{"name":"x"}}""", Encoding.UTF8, "text/plain") };
+            request.Headers.Add(header, value);
+            return await http.SendAsync(request);
+        }
+
+        using (var fromOrigin = await PostAsync("Origin", "https://evil.example"))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, fromOrigin.StatusCode);
+            Assert.Contains("https://evil.example", await fromOrigin.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        using (var fetchMetadata = await PostAsync("Sec-Fetch-Site", "cross-site"))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, fetchMetadata.StatusCode);
+        }
+
+        Assert.Empty((await app.Services.GetRequiredService<IBatonClient>().ListEventsAsync()).Events);
+
+        // The dashboard's own calls (same origin) and programs (no Origin) go through.
+        using var sameOrigin = new HttpRequestMessage(HttpMethod.Post, "api/v1/events") { Content = new StringContent("""{"name":"demo/greet","data":{"name":"x"}}""", Encoding.UTF8, "application/json") };
+        sameOrigin.Headers.Add("Origin", app.Urls.First());
+        sameOrigin.Headers.Add("Sec-Fetch-Site", "same-origin");
+        Assert.Equal(HttpStatusCode.Accepted, (await http.SendAsync(sameOrigin)).StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, (await http.PostAsync("api/v1/events", new StringContent("""{"name":"demo/greet"}""", Encoding.UTF8, "application/json"))).StatusCode);
     }
 }

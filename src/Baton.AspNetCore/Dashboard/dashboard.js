@@ -179,8 +179,10 @@
 
   // ---- live refresh ----
 
-  // Calls fn every period while the tab is visible and this page is shown; one call at a time.
-  function every(period, fn) {
+  // Calls fn every period while the tab is visible and this page is shown; one call at a time. A page left while it
+  // was loading starts nothing.
+  function every(alive, period, fn) {
+    if (!alive()) return;
     let busy = false;
     const id = setInterval(async () => {
       if (document.hidden || busy) return;
@@ -190,7 +192,8 @@
     leaving.push(() => clearInterval(id));
   }
 
-  function setLive(on) {
+  function setLive(on, alive = () => true) {
+    if (!alive()) return;
     const live = document.getElementById('live');
     live.classList.toggle('paused', !on);
     live.textContent = on ? 'live' : 'paused';
@@ -199,6 +202,7 @@
   // ---- sign-in ----
 
   function showSignIn(reason) {
+    if (main.querySelector('form.signin')) return; // already asking (several calls can be refused at once)
     leaving.forEach(stop => stop());
     leaving = [];
     renderCount++;
@@ -263,6 +267,7 @@
     const cursor = filterValue(params, 'cursor');
     const ids = await functionIds();
     if (!alive()) return;
+    if (filters.functionId && !ids.includes(filters.functionId)) ids.push(filters.functionId);
 
     const fn = h('select', { name: 'functionId' }, h('option', { value: '' }, 'all functions'),
       ids.map(id => h('option', { value: id, selected: id === filters.functionId }, id)));
@@ -294,11 +299,15 @@
 
     const seen = new Set();
     let first = true;
+    let ticks = 0;
+    let counts = null;
     const load = async () => {
-      const [page, counts] = await Promise.all([
+      // Counting scans the matching runs: every third refresh is enough.
+      const [page, fresh] = await Promise.all([
         api(`runs${query({ ...filters, limit: 50, cursor })}`),
-        api(`runs/counts${query({ functionId: filters.functionId, tag: filters.tag, from: filters.from, to: filters.to })}`),
+        ticks++ % 3 === 0 ? api(`runs/counts${query({ functionId: filters.functionId, tag: filters.tag, from: filters.from, to: filters.to })}`) : null,
       ]);
+      counts = fresh || counts;
       if (!alive()) return;
       fill(chips,
         h('a', { class: 'chip', href: `#/runs${query({ ...filters, status: '' })}`, 'aria-current': filters.status ? 'false' : 'true' }, 'all ', h('b', {}, counts.total)),
@@ -323,26 +332,31 @@
     };
     await load();
     // The first page follows new runs and status changes; an older page stays still.
-    if (!cursor) every(livePeriodMs, load);
-    setLive(!cursor);
+    if (!cursor) every(alive, livePeriodMs, load);
+    setLive(!cursor, alive);
   }
 
   async function runPage(params, alive, id) {
     const open = new Set();
     let run = null;
+    let last = '';
     const load = async () => {
       run = await api(`runs/${enc(id)}`);
       if (!alive()) return;
+      // Redraw only what changed, so a selection, an opened value or the focus survive a refresh that brought nothing new.
+      const text = JSON.stringify(run);
+      if (text === last) return;
+      last = text;
       main.querySelectorAll('details[data-step][open]').forEach(d => open.add(d.dataset.step));
       main.querySelectorAll('details[data-step]:not([open])').forEach(d => open.delete(d.dataset.step));
       fill(main, ...runView(run, open));
     };
     await load();
-    every(livePeriodMs, async () => {
+    every(alive, livePeriodMs, async () => {
       if (run && terminal.has(run.status)) return;
       await load();
     });
-    setLive(true);
+    setLive(true, alive);
   }
 
   function runView(run, open) {
@@ -409,7 +423,7 @@
           h('div', { class: `bar ${step.status}`, style: { left: `${left.toFixed(2)}%`, width: `${width.toFixed(2)}%` } })),
         h('span', { class: 'took' }, badge(step.status), ' ', step.endedAt ? duration(to - from) : stepNote(step)));
       return h('details', { class: 'step', role: 'listitem', 'data-step': step.id, open: open.has(step.id) }, summary,
-        h('div', { class: 'body' }, stepDetail(step)));
+        h('div', { class: 'body' }, stepDetail(run, step)));
     }));
   }
 
@@ -422,7 +436,7 @@
     return '';
   }
 
-  function stepDetail(step) {
+  function stepDetail(run, step) {
     const lines = [];
     if (step.attempts > 0) lines.push(h('div', {}, `Attempts: ${step.attempts}`));
     if (step.kind === 'sleep' && step.wakeAt) lines.push(h('div', {}, `${step.status === 'waiting' ? 'Sleeping until' : 'Slept until'} ${time(step.wakeAt)} `, h('span', { class: 'muted' }, ago(step.wakeAt))));
@@ -445,9 +459,8 @@
       lines.push(h('div', { class: 'row' }, h('button', {
         type: 'button', 'data-action': 'rerun',
         onclick: async () => {
-          const runId = location.hash.split('/')[2];
           try {
-            const started = await api(`runs/${runId}/rerun`, 'POST', { stepId: step.id });
+            const started = await api(`runs/${enc(run.id)}/rerun`, 'POST', { stepId: step.id });
             toast(`Rerunning from ${step.id} as a new run.`);
             location.hash = `#/runs/${enc(started.runId)}`;
           } catch (e) { toast(e.message, true); }
@@ -492,8 +505,8 @@
         page.nextCursor ? h('a', { class: 'button', href: `#/events${query({ name, cursor: page.nextCursor })}` }, 'Older →') : null);
     };
     await load();
-    if (!cursor) every(livePeriodMs * 2, load);
-    setLive(!cursor);
+    if (!cursor) every(alive, livePeriodMs * 2, load);
+    setLive(!cursor, alive);
   }
 
   function outcomes(e) {
@@ -539,7 +552,7 @@
       h('div', {}, outcomes(e)),
       h('h2', {}, 'Payload'),
       jsonBlock(e.data, 'Event payload'));
-    setLive(false);
+    setLive(false, alive);
   }
 
   function triggersOf(f) {
@@ -578,14 +591,18 @@
     if (!alive()) return;
     const cards = h('div', { class: 'cards' });
     fill(main, h('h1', {}, 'Functions'), list.length ? cards : empty('No function is registered: start a node with AddBaton(...) and functions.'));
-    const stats = await Promise.all(list.map(f => api(`functions/${enc(f.id)}/stats`).catch(() => null)));
+    // Each function's health reads its recent runs: four at a time, not all at once.
+    const stats = [];
+    for (let i = 0; i < list.length && alive(); i += 4) {
+      stats.push(...await Promise.all(list.slice(i, i + 4).map(f => api(`functions/${enc(f.id)}/stats`).catch(() => null))));
+    }
     if (!alive()) return;
     fill(cards, ...list.map((f, i) => h('div', { class: 'card', 'data-function': f.id },
       h('h3', {}, h('a', { href: `#/functions/${enc(f.id)}` }, f.id)),
       h('div', {}, triggersOf(f)),
       stats[i] ? [statsLine(stats[i]), sparkline(stats[i].perHour)] : h('div', { class: 'muted' }, 'no health figures'),
       h('div', { class: 'row' }, h('a', { href: `#/runs${query({ functionId: f.id })}` }, 'Runs →')))));
-    setLive(false);
+    setLive(false, alive);
   }
 
   async function functionPage(params, alive, id) {
@@ -623,13 +640,15 @@
       h('details', { class: 'panel', open: true }, h('summary', {}, 'Trigger a run'), form),
       h('h2', {}, 'Definition'),
       jsonBlock(f.definition, 'Function definition'));
-    setLive(false);
+    setLive(false, alive);
   }
 
   async function schedulesPage(params, alive) {
+    let last = '';
     const load = async () => {
       const list = (await api('schedules?limit=1000')).schedules;
-      if (!alive()) return;
+      if (!alive() || JSON.stringify(list) === last) return;
+      last = JSON.stringify(list);
       const rows = list.map(s => h('tr', { 'data-schedule': s.id },
         h('td', {}, h('a', { href: `#/functions/${enc(s.functionId)}` }, s.functionId)),
         h('td', {}, h('code', {}, s.cron), ' ', h('span', { class: 'muted' }, s.timeZone)),
@@ -646,14 +665,16 @@
         : empty('No schedules: TriggerOnCron(...) in code, or POST /api/v1/schedules, creates one.'));
     };
     await load();
-    every(livePeriodMs * 4, load);
-    setLive(true);
+    every(alive, livePeriodMs * 4, load);
+    setLive(true, alive);
   }
 
   async function queuesPage(params, alive) {
+    let last = '';
     const load = async () => {
       const list = (await api('queues')).queues;
-      if (!alive()) return;
+      if (!alive() || JSON.stringify(list) === last) return;
+      last = JSON.stringify(list);
       const rows = list.map(q => h('tr', { 'data-queue': q.name },
         h('td', {}, h('code', {}, q.name), q.paused ? [' ', h('span', { class: 'badge s-cancelled' }, 'paused')] : null),
         h('td', { class: 'num' }, q.ready), h('td', { class: 'num' }, q.running), h('td', { class: 'num' }, q.later),
@@ -668,8 +689,8 @@
         : empty('No unfinished runs in any queue.'));
     };
     await load();
-    every(livePeriodMs * 2, load);
-    setLive(true);
+    every(alive, livePeriodMs * 2, load);
+    setLive(true, alive);
   }
 
   // ---- routing ----
