@@ -24,7 +24,7 @@ if (string.IsNullOrWhiteSpace(apiKey))
 else
 {
     var model = builder.Configuration["ANTHROPIC_MODEL"] ?? "claude-sonnet-4-6";
-    builder.Services.AddHttpClient(nameof(AnthropicLlmClient), http => http.Timeout = TimeSpan.FromMinutes(5));
+    builder.Services.AddHttpClient(nameof(AnthropicLlmClient), http => http.Timeout = TimeSpan.FromMinutes(5)).AddBatonRetries();
     builder.Services.AddSingleton<ILlmClient>(sp => new AnthropicLlmClient(
         sp.GetRequiredService<IHttpClientFactory>().CreateClient(nameof(AnthropicLlmClient)), apiKey, model));
 }

@@ -1,10 +1,9 @@
-using System.Net;
 using System.Text.Json;
 using Baton;
 
 namespace DocumentAnalysis.Llm;
 
-/// <summary>Calls Anthropic's Messages API. Used when <c>ANTHROPIC_API_KEY</c> is set.</summary>
+/// <summary>Calls Anthropic's Messages API through a client with Baton's provider-aware retries. Used when <c>ANTHROPIC_API_KEY</c> is set.</summary>
 public sealed class AnthropicLlmClient(HttpClient http, string apiKey, string model) : ILlmClient
 {
     public async Task<string> AnalyzeAsync(string text, StepExecution step, CancellationToken cancellationToken)
@@ -22,19 +21,9 @@ public sealed class AnthropicLlmClient(HttpClient http, string apiKey, string mo
         request.Headers.Add("x-api-key", apiKey);
         request.Headers.Add("anthropic-version", "2023-06-01");
 
+        // The client's ProviderRetryHandler (AddBatonRetries) turns a refusal into the right retry: 429/529 with
+        // retry-after at that time, 5xx with the step's backoff, a bad request or key never.
         using var response = await http.SendAsync(request, cancellationToken);
-        if (response.StatusCode == HttpStatusCode.TooManyRequests && response.Headers.RetryAfter?.Delta is { } wait)
-        {
-            throw new RetryAfterException($"Anthropic rate limit (429); retry after {wait}", wait);
-        }
-
-        if ((int)response.StatusCode is >= 400 and < 500 and not 408 and not 409 and not 429)
-        {
-            // A bad request or key will not get better by retrying.
-            throw new NonRetriableException($"Anthropic refused the request: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(cancellationToken)}");
-        }
-
-        response.EnsureSuccessStatusCode();
         using var body = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(cancellationToken), cancellationToken: cancellationToken);
         return string.Concat(body.RootElement.GetProperty("content").EnumerateArray()
             .Where(block => block.GetProperty("type").GetString() == "text")

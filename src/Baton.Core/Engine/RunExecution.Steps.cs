@@ -42,7 +42,12 @@ internal sealed partial class RunExecution
         try
         {
             var policy = new RetryPolicy(options?.Retries ?? _function.Retry.Retries, options?.Backoff ?? _function.Retry.Backoff);
-            outcome = await RunBodyAsync(key, body, policy, attemptsSoFar, recorded?.StartedAt, due).ConfigureAwait(false);
+            if (options?.Timeout is { } limit && limit <= TimeSpan.Zero)
+            {
+                throw new ArgumentOutOfRangeException(nameof(options), limit, $"Step '{key}': StepOptions.Timeout must be positive.");
+            }
+
+            outcome = await RunBodyAsync(key, body, policy, options?.Timeout, attemptsSoFar, recorded?.StartedAt, due).ConfigureAwait(false);
         }
         finally
         {
@@ -58,7 +63,7 @@ internal sealed partial class RunExecution
         return outcome.Value;
     }
 
-    private async Task<StepOutcome<T>> RunBodyAsync<T>(string key, Func<StepExecution, Task<T>> body, RetryPolicy policy, int attempt, DateTimeOffset? startedAt, DateTimeOffset? due)
+    private async Task<StepOutcome<T>> RunBodyAsync<T>(string key, Func<StepExecution, Task<T>> body, RetryPolicy policy, TimeSpan? timeout, int attempt, DateTimeOffset? startedAt, DateTimeOffset? due)
     {
         var started = startedAt ?? _engine.Time.GetUtcNow();
         if (due is { } retryAt && !await WaitUntilAsync(retryAt, RunStatus.Queued).ConfigureAwait(false))
@@ -73,7 +78,9 @@ internal sealed partial class RunExecution
             T value = default!;
             try
             {
-                value = await InvokeBodyAsync(key, body, attempt).ConfigureAwait(false);
+                value = timeout is { } limit
+                    ? await InvokeWithTimeoutAsync(key, body, attempt, limit).ConfigureAwait(false)
+                    : await InvokeBodyAsync(key, body, attempt, CancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex)
             {
@@ -119,13 +126,32 @@ internal sealed partial class RunExecution
         }
     }
 
-    private Task<T> InvokeBodyAsync<T>(string key, Func<StepExecution, Task<T>> body, int attempt)
+    /// <summary>
+    /// Runs one attempt for at most <paramref name="timeout"/> (on the engine's clock): then the body's token fires and
+    /// the attempt fails with <see cref="StepTimeoutException"/>, even if the body ignores its token.
+    /// </summary>
+    private async Task<T> InvokeWithTimeoutAsync<T>(string key, Func<StepExecution, Task<T>> body, int attempt, TimeSpan timeout)
+    {
+        using var expiry = new CancellationTokenSource(timeout, _engine.Time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(CancellationToken, expiry.Token);
+        try
+        {
+            // Waiting on the linked token (not the timer's) cancels it, and so the body's token, before this returns.
+            return await InvokeBodyAsync(key, body, attempt, linked.Token).WaitAsync(linked.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (expiry.IsCancellationRequested && !CancellationToken.IsCancellationRequested)
+        {
+            throw new StepTimeoutException(key, timeout);
+        }
+    }
+
+    private Task<T> InvokeBodyAsync<T>(string key, Func<StepExecution, Task<T>> body, int attempt, CancellationToken cancellationToken)
     {
         // Set on this flow only for the body: the value flows into the body's awaits, not back to the caller.
         CurrentStep.Value = key;
         try
         {
-            return body(new StepExecution(key, $"{RunId}:{key}", attempt, CancellationToken));
+            return body(new StepExecution(key, $"{RunId}:{key}", attempt, cancellationToken));
         }
         finally
         {

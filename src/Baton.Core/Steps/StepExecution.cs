@@ -23,6 +23,6 @@ public sealed class StepExecution
     /// <summary>This attempt of the step body, starting at 1.</summary>
     public int Attempt { get; }
 
-    /// <summary>The run's cancellation token.</summary>
+    /// <summary>The run's cancellation token, which also fires when the step's <see cref="StepOptions.Timeout"/> is up.</summary>
     public CancellationToken CancellationToken { get; }
 }
