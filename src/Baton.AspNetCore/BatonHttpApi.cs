@@ -41,6 +41,7 @@ public static partial class BatonHttpApi
         api.MapGet("/runs", ListRunsAsync);
         api.MapGet("/runs/counts", CountRunsAsync);
         api.MapGet("/runs/{id}", GetRunAsync);
+        api.MapGet("/runs/{id}/steps/{stepId}/output", GetStepOutputAsync);
         api.MapPost("/runs/{id}/cancel", CancelAsync);
         api.MapPost("/runs/{id}/replay", ReplayAsync);
         api.MapPost("/runs/{id}/rerun", RerunAsync);
@@ -282,6 +283,12 @@ public static partial class BatonHttpApi
             : NotFound($"There is no run with id '{id}'.");
     }
 
+    /// <summary>A step's whole result as JSON, also when it is stored out of line (the run's JSON gives only its size then).</summary>
+    private static async Task<IResult> GetStepOutputAsync(string id, string stepId, IBatonClient client, CancellationToken cancellationToken) =>
+        await client.GetStepOutputAsync(id, stepId, cancellationToken).ConfigureAwait(false) is { } value
+            ? Results.Json(value)
+            : Results.Json((object?)null);
+
     /// <summary>The <c>?wait=</c> seconds (0 when absent: answer at once).</summary>
     private static int WaitSeconds(HttpRequest request) =>
         QueryNumber(request, "wait", 0, seconds => seconds <= MaxWaitSeconds, $"a number of seconds from 0 to {MaxWaitSeconds}");
@@ -411,6 +418,7 @@ public static partial class BatonHttpApi
         input = run.Event,
         events = run.Events,
         output = run.Output,
+        outputBytes = run.OutputBytes,
         error = run.Error is { } e ? new { type = e.Type, message = e.Message, stack = e.StackTrace } : null,
         attempt = run.Attempt,
         createdAt = run.CreatedAt,
@@ -424,6 +432,7 @@ public static partial class BatonHttpApi
             status = JsonNamingPolicy.KebabCaseLower.ConvertName(s.Status.ToString()),
             attempts = s.Attempts,
             output = s.Output,
+            outputBytes = s.OutputBytes,
             error = s.Error is { } se ? new { type = se.Type, message = se.Message, stack = se.StackTrace } : null,
             startedAt = s.StartedAt,
             endedAt = s.EndedAt,

@@ -102,6 +102,23 @@ internal sealed class PostgreSqlRunStore(PostgreSqlDatabase database) : IRunStor
         }
     }
 
+    public Task StoreLargeValueAsync(string id, string runId, byte[] compressed, long bytes, CancellationToken cancellationToken) =>
+        database.Writer.WriteAsync(
+            new PgCommand($"INSERT INTO {database.Schema}.large_values (id, run_id, bytes, data, created_at) VALUES (@id, @run, @bytes, @data, @now);")
+                .With("id", id).With("run", runId).With("bytes", bytes).With("data", compressed).With("now", Ms(database.Time.GetUtcNow())),
+            _ => true);
+
+    public async Task<byte[]?> LoadLargeValueAsync(string id, CancellationToken cancellationToken)
+    {
+        var (connection, command) = await database.ReadAsync($"SELECT data FROM {database.Schema}.large_values WHERE id = @id;", cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        await using (command.ConfigureAwait(false))
+        {
+            command.With("id", id);
+            return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) as byte[];
+        }
+    }
+
     public async Task<IReadOnlyDictionary<RunStatus, long>> CountAsync(RunFilter filter, CancellationToken cancellationToken)
     {
         var (connection, command) = await database.ReadAsync($"""
@@ -178,6 +195,7 @@ internal sealed class PostgreSqlRunStore(PostgreSqlDatabase database) : IRunStor
             new PgCommand($"""
                     WITH old AS (SELECT id FROM {s}.runs WHERE ended_at < @cutoff LIMIT @n),
                     steps AS (DELETE FROM {s}.steps WHERE run_id IN (SELECT id FROM old)),
+                    large AS (DELETE FROM {s}.large_values WHERE run_id IN (SELECT id FROM old)),
                     runs AS (DELETE FROM {s}.runs WHERE id IN (SELECT id FROM old) RETURNING 1),
                     events AS (DELETE FROM {s}.events WHERE id IN (SELECT id FROM {s}.events WHERE received_at < @cutoff LIMIT @n) RETURNING 1),
                     keys AS (DELETE FROM {s}.idempotency WHERE (function_id, key) IN (SELECT function_id, key FROM {s}.idempotency WHERE expires_at < @cutoff LIMIT @n))

@@ -165,6 +165,18 @@ internal static class PostgreSqlSchema
         CREATE INDEX queue_keyed ON {s}.queue (function_id, concurrency_key, available_at) WHERE concurrency_key IS NOT NULL;
         CREATE INDEX runs_created ON {s}.runs (created_at, id);
         """,
+
+        // 5: large values (step results and run outputs above BatonOptions.LargeValueBytes), compressed, out of the hot
+        // tables: the journal or the run holds a reference, and the value is read only when it is used.
+        """
+        CREATE TABLE {s}.large_values (
+            id text PRIMARY KEY,
+            run_id text NOT NULL,
+            bytes bigint NOT NULL,
+            data bytea NOT NULL,
+            created_at bigint NOT NULL);
+        CREATE INDEX large_values_run ON {s}.large_values (run_id);
+        """,
     ];
 
     public static int Version => Migrations.Length;

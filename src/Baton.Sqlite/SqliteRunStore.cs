@@ -41,6 +41,20 @@ internal sealed class SqliteRunStore(SqliteDatabase database) : IRunStore
         return Task.FromResult(ReadRuns(command));
     }
 
+    public Task StoreLargeValueAsync(string id, string runId, byte[] compressed, long bytes, CancellationToken cancellationToken) =>
+        database.Writer.WriteAsync(w => w.Command("INSERT INTO large_values(id, run_id, bytes, data, created_at) VALUES (@id, @run, @bytes, @data, @now);")
+            .With("@id", id).With("@run", runId).With("@bytes", bytes).With("@data", compressed).With("@now", Ms(database.Time.GetUtcNow()))
+            .ExecuteNonQuery());
+
+    public Task<byte[]?> LoadLargeValueAsync(string id, CancellationToken cancellationToken)
+    {
+        using var connection = database.OpenRead();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT data FROM large_values WHERE id = @id;";
+        command.With("@id", id);
+        return Task.FromResult(command.ExecuteScalar() as byte[]);
+    }
+
     public Task<IReadOnlyDictionary<RunStatus, long>> CountAsync(RunFilter filter, CancellationToken cancellationToken)
     {
         using var connection = database.OpenRead();
@@ -119,6 +133,7 @@ internal sealed class SqliteRunStore(SqliteDatabase database) : IRunStore
 
             var json = System.Text.Json.JsonSerializer.Serialize(ids);
             w.Command("DELETE FROM steps WHERE run_id IN (SELECT value FROM json_each(@ids));").With("@ids", json).ExecuteNonQuery();
+            w.Command("DELETE FROM large_values WHERE run_id IN (SELECT value FROM json_each(@ids));").With("@ids", json).ExecuteNonQuery();
             var runs = w.Command("DELETE FROM runs WHERE id IN (SELECT value FROM json_each(@ids));").With("@ids", json).ExecuteNonQuery();
             var events = w.Command("DELETE FROM events WHERE id IN (SELECT id FROM events WHERE received_at < @cutoff LIMIT @n);")
                 .With("@cutoff", Ms(cutoff)).With("@n", batchSize).ExecuteNonQuery();

@@ -164,6 +164,18 @@ internal static class SqliteSchema
         CREATE INDEX queue_keyed ON queue(function_id, concurrency_key, available_at) WHERE concurrency_key IS NOT NULL;
         CREATE INDEX runs_created ON runs(created_at, id);
         """,
+
+        // 5: large values (step results and run outputs above BatonOptions.LargeValueBytes), compressed, out of the hot
+        // tables: the journal or the run holds a reference, and the value is read only when it is used.
+        """
+        CREATE TABLE large_values (
+            id TEXT PRIMARY KEY,
+            run_id TEXT NOT NULL,
+            bytes INTEGER NOT NULL,
+            data BLOB NOT NULL,
+            created_at INTEGER NOT NULL);
+        CREATE INDEX large_values_run ON large_values(run_id);
+        """,
     ];
 
     public static int Version => Migrations.Length;

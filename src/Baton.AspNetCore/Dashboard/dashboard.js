@@ -136,6 +136,12 @@
     return `${Math.floor(hours / 24)} d ${hours % 24} h`;
   }
 
+  function bytes(n) {
+    if (n < 1024) return `${n} B`;
+    if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+    return `${(n / 1024 / 1024).toFixed(1)} MB`;
+  }
+
   const span = (from, to) => (from ? (to ? new Date(to) : new Date()) - new Date(from) : null);
 
   function badge(status) {
@@ -455,6 +461,21 @@
     lines.push(h('div', { class: 'muted' }, `Started ${time(step.startedAt)}`, step.endedAt ? `, ended ${time(step.endedAt)}` : ''));
     if (step.error) lines.push(errorBox(step.error));
     if (step.output !== undefined && step.output !== null) lines.push(jsonBlock(step.output, `Output of ${step.id}`));
+    if (step.outputBytes) {
+      // Stored out of line: read only when asked for.
+      const slot = h('div', {});
+      const load = h('button', {
+        type: 'button', 'data-action': 'load-output',
+        onclick: async () => {
+          load.disabled = true;
+          try {
+            fill(slot, jsonBlock(await api(`runs/${enc(run.id)}/steps/${enc(step.id)}/output`), `Output of ${step.id}`));
+          } catch (e) { toast(e.message, true); load.disabled = false; }
+        },
+      }, `Load output (${bytes(step.outputBytes)}, stored out of line)`);
+      fill(slot, load);
+      lines.push(slot);
+    }
     if (step.kind === 'run') {
       lines.push(h('div', { class: 'row' }, h('button', {
         type: 'button', 'data-action': 'rerun',

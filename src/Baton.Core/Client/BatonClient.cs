@@ -68,8 +68,14 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
         }
 
         // Only what had completed before the step is kept; the step itself and everything after it run again.
-        var kept = steps.Take(at).Where(s => s.Status == StepStatus.Completed).ToList();
-        return await CreateRunLikeAsync(run, kept, cancellationToken).ConfigureAwait(false);
+        var newRunId = Ids.New(engine.Time);
+        var kept = new List<StepRecord>();
+        foreach (var step in steps.Take(at).Where(s => s.Status == StepStatus.Completed))
+        {
+            kept.Add(step with { OutputJson = await engine.LargeValues.CopyAsync(step.OutputJson, newRunId, cancellationToken).ConfigureAwait(false) });
+        }
+
+        return await CreateRunLikeAsync(run, kept, cancellationToken, newRunId).ConfigureAwait(false);
     }
 
     private async Task<RunRecord> ReadRunAsync(string runId, CancellationToken cancellationToken)
@@ -80,12 +86,12 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
             ?? throw new KeyNotFoundException($"There is no run with id '{runId}'.");
     }
 
-    private async Task<string> CreateRunLikeAsync(RunRecord run, IReadOnlyList<StepRecord>? journal, CancellationToken cancellationToken)
+    private async Task<string> CreateRunLikeAsync(RunRecord run, IReadOnlyList<StepRecord>? journal, CancellationToken cancellationToken, string? newRunId = null)
     {
         var now = engine.Time.GetUtcNow();
         await engine.PrepareRemoteFunctionsAsync([run.FunctionId], cancellationToken).ConfigureAwait(false);
         // A replay is a new run on purpose: it keeps the concurrency key and priority, not the idempotency key.
-        var copy = engine.WithRules(new NewRun(Ids.New(engine.Time), run.FunctionId, run.InputJson, now, now, null, null, journal is { Count: > 0 } ? journal : null))
+        var copy = engine.WithRules(new NewRun(newRunId ?? Ids.New(engine.Time), run.FunctionId, run.InputJson, now, now, null, null, journal is { Count: > 0 } ? journal : null))
             with { IdempotencyKey = null, SingletonKey = null };
         await engine.Storage.Runs.CreateAsync([copy], cancellationToken).ConfigureAwait(false);
         engine.WorkAvailable.Set();
@@ -120,6 +126,11 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
 
         var steps = await engine.Storage.Runs.GetStepsAsync(runId, cancellationToken).ConfigureAwait(false);
         var info = ToInfo(run, steps);
+        if (info.OutputBytes is not null)
+        {
+            info = WithOutput(info, ParseOrNull(await engine.LargeValues.ExpandAsync(run.OutputJson, cancellationToken).ConfigureAwait(false)));
+        }
+
         if (!steps.Any(s => s.Kind is StepKind.WaitForEvent or StepKind.Invoke or StepKind.BatchInvoke))
         {
             return info;
@@ -141,6 +152,7 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
                 Status = step.Status,
                 Attempts = step.Attempts,
                 Output = step.Output,
+                OutputBytes = step.OutputBytes,
                 Error = step.Error,
                 StartedAt = step.StartedAt,
                 EndedAt = step.EndedAt,
@@ -158,6 +170,7 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
             Event = info.Event,
             Events = info.Events,
             Output = info.Output,
+            OutputBytes = info.OutputBytes,
             Error = info.Error,
             Attempt = info.Attempt,
             CreatedAt = info.CreatedAt,
@@ -167,6 +180,33 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
             Steps = detailed,
         };
     }
+
+    public async Task<JsonElement?> GetStepOutputAsync(string runId, string stepId, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(runId);
+        ArgumentException.ThrowIfNullOrEmpty(stepId);
+        await engine.EnsureStartedAsync().ConfigureAwait(false);
+        var step = (await engine.Storage.Runs.GetStepsAsync(runId, cancellationToken).ConfigureAwait(false)).FirstOrDefault(s => s.Key == stepId)
+            ?? throw new KeyNotFoundException($"Run '{runId}' has no step '{stepId}'.");
+        return ParseOrNull(await engine.LargeValues.ExpandAsync(step.OutputJson, cancellationToken).ConfigureAwait(false));
+    }
+
+    private static RunInfo WithOutput(RunInfo run, JsonElement? output) => new()
+    {
+        Id = run.Id,
+        FunctionId = run.FunctionId,
+        Status = run.Status,
+        Event = run.Event,
+        Events = run.Events,
+        Output = output,
+        Error = run.Error,
+        Attempt = run.Attempt,
+        CreatedAt = run.CreatedAt,
+        StartedAt = run.StartedAt,
+        EndedAt = run.EndedAt,
+        Tags = run.Tags,
+        Steps = run.Steps,
+    };
 
     public async Task<RunInfo> WaitForRunAsync(string runId, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
@@ -220,7 +260,8 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
             Status = run.Status,
             Event = input.RootElement[0].Clone(),
             Events = [.. input.RootElement.EnumerateArray().Select(e => e.Clone())],
-            Output = ParseOrNull(run.OutputJson),
+            Output = LargeValues.TryParse(run.OutputJson, out _, out _) ? null : ParseOrNull(run.OutputJson),
+            OutputBytes = LargeValues.TryParse(run.OutputJson, out _, out var outputBytes) ? outputBytes : null,
             Error = run.Error,
             Attempt = run.StartedAt is null ? 0 : run.Attempt + 1,
             CreatedAt = run.CreatedAt,
@@ -233,7 +274,8 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
                 Kind = s.Kind,
                 Status = s.Status,
                 Attempts = s.Attempts,
-                Output = ParseOrNull(s.OutputJson),
+                Output = LargeValues.TryParse(s.OutputJson, out _, out _) ? null : ParseOrNull(s.OutputJson),
+                OutputBytes = LargeValues.TryParse(s.OutputJson, out _, out var stepBytes) ? stepBytes : null,
                 Error = s.Error,
                 StartedAt = s.StartedAt,
                 EndedAt = s.EndedAt,

@@ -212,6 +212,13 @@ public sealed class BatonHttpClient : IBatonClient
     }
 
     /// <inheritdoc />
+    public async Task<JsonElement?> GetStepOutputAsync(string runId, string stepId, CancellationToken cancellationToken = default)
+    {
+        var value = await CallAsync(HttpMethod.Get, $"api/v1/runs/{Escape(runId)}/steps/{Escape(stepId)}/output", null, cancellationToken).ConfigureAwait(false);
+        return value.ValueKind is JsonValueKind.Undefined or JsonValueKind.Null ? null : value;
+    }
+
+    /// <inheritdoc />
     public async Task<IReadOnlyDictionary<RunStatus, long>> CountRunsAsync(RunQuery query, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(query);
@@ -312,6 +319,7 @@ public sealed class BatonHttpClient : IBatonClient
         Event = run.GetProperty("input").Clone(),
         Events = run.TryGetProperty("events", out var events) ? [.. events.EnumerateArray().Select(e => e.Clone())] : [run.GetProperty("input").Clone()],
         Output = Present(run, "output"),
+        OutputBytes = run.TryGetProperty("outputBytes", out var runBytes) && runBytes.ValueKind == JsonValueKind.Number ? runBytes.GetInt64() : null,
         Error = ToError(run.GetProperty("error")),
         Attempt = run.GetProperty("attempt").GetInt32(),
         CreatedAt = run.GetProperty("createdAt").GetDateTimeOffset(),
@@ -325,6 +333,7 @@ public sealed class BatonHttpClient : IBatonClient
             Status = Enum.Parse<StepStatus>(s.GetProperty("status").GetString()!.Replace("-", "", StringComparison.Ordinal), ignoreCase: true),
             Attempts = s.GetProperty("attempts").GetInt32(),
             Output = Present(s, "output"),
+            OutputBytes = s.TryGetProperty("outputBytes", out var stepBytes) && stepBytes.ValueKind == JsonValueKind.Number ? stepBytes.GetInt64() : null,
             Error = ToError(s.GetProperty("error")),
             StartedAt = s.GetProperty("startedAt").GetDateTimeOffset(),
             EndedAt = Time(s, "endedAt"),

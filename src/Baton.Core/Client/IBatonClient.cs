@@ -1,3 +1,5 @@
+using System.Text.Json;
+
 namespace Baton;
 
 /// <summary>Sends events, triggers functions and reads runs.</summary>
@@ -36,6 +38,13 @@ public interface IBatonClient
 
     /// <summary>Reads a run with its steps, or null when there is no such run.</summary>
     Task<RunInfo?> GetRunAsync(string runId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// A step's whole result, also when it is stored out of line (<see cref="StepInfo.OutputBytes"/>), or null when the
+    /// step has no result.
+    /// </summary>
+    /// <exception cref="KeyNotFoundException">There is no such run, or it has no step with that id.</exception>
+    Task<JsonElement?> GetStepOutputAsync(string runId, string stepId, CancellationToken cancellationToken = default);
 
     /// <summary>Waits until a run has ended and returns it.</summary>
     /// <exception cref="TimeoutException">The run did not end within <paramref name="timeout"/>.</exception>

@@ -25,6 +25,12 @@ public sealed class RunInfo
     /// <summary>The function's return value as JSON, once completed.</summary>
     public JsonElement? Output { get; init; }
 
+    /// <summary>
+    /// The size in bytes of an output stored out of line (<see cref="BatonOptions.LargeValueBytes"/>) when
+    /// <see cref="Output"/> was not read: in run lists. A single run (<see cref="IBatonClient.GetRunAsync"/>) has it read.
+    /// </summary>
+    public long? OutputBytes { get; init; }
+
     /// <summary>The error, once failed.</summary>
     public RunError? Error { get; init; }
 

@@ -20,6 +20,12 @@ public sealed class StepInfo
     /// <summary>The committed result as JSON, when completed.</summary>
     public JsonElement? Output { get; init; }
 
+    /// <summary>
+    /// The size in bytes of a result stored out of line (larger than <see cref="BatonOptions.LargeValueBytes"/>); its
+    /// <see cref="Output"/> is then null, and <see cref="IBatonClient.GetStepOutputAsync"/> reads it.
+    /// </summary>
+    public long? OutputBytes { get; init; }
+
     /// <summary>The last error, when failed or retrying.</summary>
     public RunError? Error { get; init; }
 

@@ -42,6 +42,19 @@ public sealed class BatonOptions
     /// <summary>The largest serialized event or trigger payload accepted, in bytes. Default: 1 MiB.</summary>
     public int MaxEventBytes { get; set; } = 1024 * 1024;
 
+    /// <summary>
+    /// Step results and run outputs larger than this many bytes (as JSON) are stored compressed, out of the hot tables,
+    /// and read only when used (a replay that passes the step loads its result then; the API shows the size until
+    /// asked for the value). Default: 64 KiB. <c>int.MaxValue</c> keeps every value inline.
+    /// </summary>
+    public int LargeValueBytes { get; set; } = 64 * 1024;
+
+    /// <summary>
+    /// The largest step result or run output, in bytes of JSON. A larger result fails its step without retrying, with an
+    /// error naming the step and the size. Default: 64 MiB.
+    /// </summary>
+    public long MaxValueBytes { get; set; } = 64L * 1024 * 1024;
+
     /// <summary>The most child runs one <c>Step.BatchInvoke</c> or <c>BatchTriggerAsync</c> may start. Default: 10,000.</summary>
     public int MaxBatchSize { get; set; } = 10_000;
 
@@ -124,6 +137,16 @@ public sealed class BatonOptions
         if (MaxEventBytes < 1024)
         {
             yield return $"MaxEventBytes is {MaxEventBytes}; it must be at least 1024";
+        }
+
+        if (LargeValueBytes < 1024)
+        {
+            yield return $"LargeValueBytes is {LargeValueBytes}; it must be at least 1024";
+        }
+
+        if (MaxValueBytes < 1024)
+        {
+            yield return $"MaxValueBytes is {MaxValueBytes}; it must be at least 1024";
         }
 
         if (JsonSerializerOptions is null)

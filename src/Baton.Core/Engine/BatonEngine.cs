@@ -37,6 +37,8 @@ internal sealed partial class BatonEngine
         _started = new(StartCoreAsync);
     }
 
+    private LargeValues? _largeValues;
+
     public IBatonStorage Storage { get; }
 
     public IServiceProvider Services { get; }
@@ -60,6 +62,9 @@ internal sealed partial class BatonEngine
     public AsyncSignal SchedulesChanged { get; } = new();
 
     public RunCompletionHub Completions { get; } = new();
+
+    /// <summary>Step results and run outputs stored out of line.</summary>
+    public LargeValues LargeValues => _largeValues ??= new LargeValues(this);
 
     public JsonSerializerOptions Json => Options.JsonSerializerOptions;
 

@@ -24,7 +24,8 @@ internal sealed partial class RunExecution
         switch (recorded?.Status)
         {
             case StepStatus.Completed:
-                return Deserialize<T>(recorded.OutputJson, key);
+                // A large result is read now, when the replay reaches the step that returns it.
+                return Deserialize<T>(await _engine.LargeValues.ExpandAsync(recorded.OutputJson, CancellationToken).ConfigureAwait(false), key);
             case StepStatus.Failed:
                 throw new StepFailedException(key, recorded.Error!);
             case StepStatus.Retrying:
@@ -98,6 +99,20 @@ internal sealed partial class RunExecution
             {
                 // Retrying cannot make a value serializable.
                 attempt = Math.Max(attempt, policy.MaxAttempts);
+            }
+
+            if (error is null && output is not null)
+            {
+                try
+                {
+                    output = await _engine.LargeValues.ShrinkAsync(RunId, output, $"The result of step '{key}'").ConfigureAwait(false);
+                }
+                catch (PayloadTooLargeException tooLarge)
+                {
+                    // Nor can it make a result smaller.
+                    error = tooLarge;
+                    attempt = Math.Max(attempt, policy.MaxAttempts);
+                }
             }
 
             var now = _engine.Time.GetUtcNow();

@@ -57,7 +57,7 @@ internal sealed partial class RunExecution
         }
 
         var (key, recorded) = ReserveKey(id, StepKind.Invoke);
-        if (ChildOutcome<T>(recorded, key) is { } done)
+        if (await ChildOutcomeAsync<T>(recorded, key).ConfigureAwait(false) is { } done)
         {
             return done.Value;
         }
@@ -96,7 +96,7 @@ internal sealed partial class RunExecution
             EndStep();
         }
 
-        return ChildOutcome<T>(current, key) is { } outcome
+        return await ChildOutcomeAsync<T>(current, key).ConfigureAwait(false) is { } outcome
             ? outcome.Value
             : await SuspendOnAsync<T>(current, RunStatus.WaitingForChildren).ConfigureAwait(false);
     }
@@ -112,7 +112,7 @@ internal sealed partial class RunExecution
         var (key, recorded) = ReserveKey(id, StepKind.BatchInvoke);
         if (recorded is { Status: StepStatus.Completed, OutputJson: { } results })
         {
-            return ReadBatch<T>(results, key);
+            return ReadBatch<T>((await _engine.LargeValues.ExpandAsync(results, CancellationToken).ConfigureAwait(false))!, key);
         }
 
         if (!TryBeginStep())
@@ -140,8 +140,9 @@ internal sealed partial class RunExecution
             {
                 // The last child resolved the wait; the results are gathered once, here, and kept in the journal.
                 var children = await _engine.Storage.Runs.GetChildrenAsync(RunId, key, CancellationToken.None).ConfigureAwait(false);
-                var gathered = current with { OutputJson = WriteBatch(children) };
-                current = await CheckpointAsync(gathered).ConfigureAwait(false) ? gathered : null;
+                var gathered = await WriteBatchAsync(children).ConfigureAwait(false);
+                var stored = current with { OutputJson = await _engine.LargeValues.ShrinkAsync(RunId, gathered, $"The results of step '{key}'").ConfigureAwait(false) };
+                current = await CheckpointAsync(stored).ConfigureAwait(false) ? current with { OutputJson = gathered } : null;
             }
         }
         finally
@@ -207,9 +208,10 @@ internal sealed partial class RunExecution
         return Never<T>();
     }
 
-    private (T Value, bool Done)? ChildOutcome<T>(StepRecord? recorded, string key) => recorded?.Status switch
+    /// <remarks>A child's large output is read now, when the parent uses it.</remarks>
+    private async Task<(T Value, bool Done)?> ChildOutcomeAsync<T>(StepRecord? recorded, string key) => recorded?.Status switch
     {
-        StepStatus.Completed => (Deserialize<T>(recorded.OutputJson, key), true),
+        StepStatus.Completed => (Deserialize<T>(await _engine.LargeValues.ExpandAsync(recorded.OutputJson, CancellationToken).ConfigureAwait(false), key), true),
         StepStatus.Failed => throw new StepFailedException(key, recorded.Error!),
         _ => null,
     };
@@ -264,20 +266,26 @@ internal sealed partial class RunExecution
             data);
     }
 
-    private string WriteBatch(IReadOnlyList<ChildResult> children)
+    private async Task<string> WriteBatchAsync(IReadOnlyList<ChildResult> children)
     {
+        var outputs = new string?[children.Count];
+        for (var i = 0; i < children.Count; i++)
+        {
+            outputs[i] = await _engine.LargeValues.ExpandAsync(children[i].OutputJson, CancellationToken.None).ConfigureAwait(false);
+        }
+
         var buffer = new System.Buffers.ArrayBufferWriter<byte>();
         using (var writer = new Utf8JsonWriter(buffer))
         {
             writer.WriteStartArray();
-            foreach (var child in children)
+            foreach (var (child, output) in children.Zip(outputs))
             {
                 writer.WriteStartObject();
                 writer.WriteNumber("index", child.Index);
                 writer.WriteString("runId", child.RunId);
                 writer.WriteString("status", child.Status.ToWireName());
                 writer.WritePropertyName("output");
-                writer.WriteRawValue(child.OutputJson ?? "null", skipInputValidation: true);
+                writer.WriteRawValue(output ?? "null", skipInputValidation: true);
                 writer.WritePropertyName("error");
                 JsonSerializer.Serialize(writer, child.Error, _engine.Json);
                 writer.WriteEndObject();

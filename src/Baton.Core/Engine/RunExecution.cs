@@ -217,8 +217,21 @@ internal sealed partial class RunExecution
 
     private async Task CompleteAsync(RunStatus status, string? output, RunError? error, DateTimeOffset now)
     {
+        string? stored = null;
+        if (output is not null)
+        {
+            try
+            {
+                stored = await _engine.LargeValues.ShrinkAsync(RunId, output, $"The output of run '{RunId}'").ConfigureAwait(false);
+            }
+            catch (PayloadTooLargeException tooLarge)
+            {
+                (status, output, error) = (RunStatus.Failed, null, RunError.From(tooLarge));
+            }
+        }
+
         var emitted = await _engine.LifecycleAppendsAsync(FunctionId, RunId, status, output, error, _input.Event, now).ConfigureAwait(false);
-        await _engine.Storage.Queue.CompleteAsync(Lease, new RunCompletion(status, output, error, now, emitted), CancellationToken.None).ConfigureAwait(false);
+        await _engine.Storage.Queue.CompleteAsync(Lease, new RunCompletion(status, stored, error, now, emitted), CancellationToken.None).ConfigureAwait(false);
         if (emitted.Any(e => e.Runs.Count > 0))
         {
             _engine.WorkAvailable.Set();

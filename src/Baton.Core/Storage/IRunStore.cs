@@ -24,6 +24,15 @@ public interface IRunStore
     /// <summary>The durable waits a run has now (for events, for child runs), in no particular order.</summary>
     Task<IReadOnlyList<RunWait>> GetWaitsAsync(string runId, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Stores a large value (compressed) of a run under a new id, durably, before the journal entry or run end that
+    /// refers to it is written. A value whose reference is never written is deleted with its run.
+    /// </summary>
+    Task StoreLargeValueAsync(string id, string runId, byte[] compressed, long bytes, CancellationToken cancellationToken);
+
+    /// <summary>Reads a large value (compressed) by id, or null when there is none (deleted with its run).</summary>
+    Task<byte[]?> LoadLargeValueAsync(string id, CancellationToken cancellationToken);
+
     /// <summary>Reads a run's journal in the order its entries were first written.</summary>
     Task<IReadOnlyList<StepRecord>> GetStepsAsync(string runId, CancellationToken cancellationToken);
 
@@ -39,8 +48,8 @@ public interface IRunStore
     Task<bool> CancelAsync(string runId, RunStatus status, RunError reason, DateTimeOffset now, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Deletes up to <paramref name="batchSize"/> runs that ended before <paramref name="cutoff"/>, with their journals,
-    /// and up to as many events received before it. Unfinished runs are never deleted. Returns how many rows went.
+    /// Deletes up to <paramref name="batchSize"/> runs that ended before <paramref name="cutoff"/>, with their journals
+    /// and large values, and up to as many events received before it. Unfinished runs are never deleted. Returns how many rows went.
     /// </summary>
     Task<int> PurgeAsync(DateTimeOffset cutoff, int batchSize, CancellationToken cancellationToken);
 }

@@ -1,0 +1,108 @@
+using System.Globalization;
+using System.IO.Compression;
+using System.Text;
+
+namespace Baton.Engine;
+
+/// <summary>
+/// Step results and run outputs too large for the hot tables: stored compressed (Brotli) in <c>large_values</c> under a
+/// new id, and replaced in the journal or run by a reference. A reference starts with a control character, which no
+/// JSON text can, so it is never mistaken for a value.
+/// </summary>
+internal sealed class LargeValues(BatonEngine engine)
+{
+    private const string Prefix = "\u0001baton-large-value:";
+
+    /// <summary>The id and size of a stored value, when <paramref name="stored"/> is a reference.</summary>
+    public static bool TryParse(string? stored, out string id, out long bytes)
+    {
+        id = "";
+        bytes = 0;
+        if (stored is null || !stored.StartsWith(Prefix, StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        var colon = stored.LastIndexOf(':');
+        id = stored[Prefix.Length..colon];
+        bytes = long.Parse(stored.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture);
+        return true;
+    }
+
+    /// <summary>
+    /// What to store for <paramref name="json"/>: itself, or a reference to it stored out of line when it is larger
+    /// than <see cref="BatonOptions.LargeValueBytes"/>.
+    /// </summary>
+    /// <exception cref="PayloadTooLargeException">It is larger than <see cref="BatonOptions.MaxValueBytes"/>.</exception>
+    public async Task<string> ShrinkAsync(string runId, string json, string what)
+    {
+        if (json.Length <= engine.Options.LargeValueBytes / 3)
+        {
+            return json; // at most 3 UTF-8 bytes per char: below the threshold whatever it holds
+        }
+
+        var bytes = Encoding.UTF8.GetByteCount(json);
+        if (bytes > engine.Options.MaxValueBytes)
+        {
+            throw new PayloadTooLargeException(what, bytes, engine.Options.MaxValueBytes, "BatonOptions.MaxValueBytes",
+                "Return less (or store it elsewhere and return a reference), or raise the limit.");
+        }
+
+        if (bytes <= engine.Options.LargeValueBytes)
+        {
+            return json;
+        }
+
+        var id = Ids.New(engine.Time);
+        await engine.Storage.Runs.StoreLargeValueAsync(id, runId, Compress(json), bytes, CancellationToken.None).ConfigureAwait(false);
+        return $"{Prefix}{id}:{bytes.ToString(CultureInfo.InvariantCulture)}";
+    }
+
+    /// <summary>The JSON <paramref name="stored"/> stands for: itself, or the value it refers to, read now.</summary>
+    /// <exception cref="BatonException">The value it refers to is gone (deleted with its run by history retention).</exception>
+    public async Task<string?> ExpandAsync(string? stored, CancellationToken cancellationToken)
+    {
+        if (!TryParse(stored, out var id, out _))
+        {
+            return stored;
+        }
+
+        var compressed = await engine.Storage.Runs.LoadLargeValueAsync(id, cancellationToken).ConfigureAwait(false)
+            ?? throw new BatonException($"The large value '{id}' is gone: it was deleted with the run that produced it (history retention).");
+        return Decompress(compressed);
+    }
+
+    /// <summary>A reference for run <paramref name="runId"/> to a copy of the value <paramref name="stored"/> refers to (or it, when inline).</summary>
+    /// <remarks>A rerun's journal starts as a copy of another run's; values are deleted with their own run, so each run gets its own copy.</remarks>
+    public async Task<string?> CopyAsync(string? stored, string runId, CancellationToken cancellationToken)
+    {
+        if (!TryParse(stored, out var id, out var bytes))
+        {
+            return stored;
+        }
+
+        var compressed = await engine.Storage.Runs.LoadLargeValueAsync(id, cancellationToken).ConfigureAwait(false)
+            ?? throw new BatonException($"The large value '{id}' is gone: it was deleted with the run that produced it (history retention).");
+        var copy = Ids.New(engine.Time);
+        await engine.Storage.Runs.StoreLargeValueAsync(copy, runId, compressed, bytes, cancellationToken).ConfigureAwait(false);
+        return $"{Prefix}{copy}:{bytes.ToString(CultureInfo.InvariantCulture)}";
+    }
+
+    private static byte[] Compress(string json)
+    {
+        using var output = new MemoryStream();
+        using (var brotli = new BrotliStream(output, CompressionLevel.Fastest, leaveOpen: true))
+        {
+            brotli.Write(Encoding.UTF8.GetBytes(json));
+        }
+
+        return output.ToArray();
+    }
+
+    private static string Decompress(byte[] compressed)
+    {
+        using var brotli = new BrotliStream(new MemoryStream(compressed), CompressionMode.Decompress);
+        using var reader = new StreamReader(brotli, Encoding.UTF8);
+        return reader.ReadToEnd();
+    }
+}
