@@ -13,7 +13,7 @@ public sealed class BatonNode : IAsyncDisposable
 
     public IBatonClient Client => _host.Services.GetRequiredService<IBatonClient>();
 
-    public static async Task<BatonNode> StartAsync(BenchEnvironment environment, BenchStorage storage, string database, Action<BatonBuilder> functions, bool runWorker = true)
+    public static async Task<BatonNode> StartAsync(BenchEnvironment environment, BenchStorage storage, string database, Action<BatonBuilder> functions, bool runWorker = true, Action<BatonOptions>? options = null)
     {
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
@@ -29,7 +29,11 @@ public sealed class BatonNode : IAsyncDisposable
                 b.UsePostgreSql(environment.PostgresConnectionString!, o => o.Schema = database);
             }
 
-            b.Configure(o => o.RunWorker = runWorker);
+            b.Configure(o =>
+            {
+                o.RunWorker = runWorker;
+                options?.Invoke(o);
+            });
             functions(b);
         });
         var host = builder.Build();

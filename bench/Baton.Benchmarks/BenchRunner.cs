@@ -107,6 +107,29 @@ public sealed class BenchRunner(
             }
         }
 
+        if (Selected("large-results"))
+        {
+            foreach (var storage in storages)
+            {
+                foreach (var inline in new[] { true, false })
+                {
+                    var design = inline ? "inline (naive)" : "out of line";
+                    var perStep = new List<double>();
+                    var hot = new List<double>();
+                    for (var rep = 1; rep <= settings.Repetitions; rep++)
+                    {
+                        Progress($"large results, 10 steps x 1 MB, {design}", "Baton", storage.ToString(), rep, settings.Repetitions);
+                        var (ms, megabytes) = await _baton.LargeResultsAsync(storage, settings.LargeResultRuns, inline);
+                        perStep.Add(ms);
+                        hot.Add(megabytes);
+                    }
+
+                    Add(Summarize($"large results, 10 steps x 1 MB, {design}: time per step", "Baton", storage.ToString(), "ms", perStep));
+                    Add(Summarize($"large results, 10 steps x 1 MB, {design}: hot tables", "Baton", storage.ToString(), "MB", hot));
+                }
+            }
+        }
+
         AddRatios();
         return _results;
     }
@@ -182,6 +205,10 @@ public sealed class BenchRunner(
             var writes = Value("checkpoint writes", "Baton", storage);
             Ratio($"group commit, {storage}: Baton checkpoint writes / raw batched rows (target 0.5x)", writes, Value("storage-limit, 100 rows/tx", "raw", storage));
             Ratio($"group commit, {storage}: Baton checkpoint writes / raw 1 row per tx", writes, Value("storage-limit, 1 row/tx", "raw", storage));
+
+            const string large = "large results, 10 steps x 1 MB";
+            Ratio($"{large}, {storage}: time per step, out of line / inline", Value($"{large}, out of line: time per step", "Baton", storage), Value($"{large}, inline (naive): time per step", "Baton", storage));
+            Ratio($"{large}, {storage}: hot tables, out of line / inline", Value($"{large}, out of line: hot tables", "Baton", storage), Value($"{large}, inline (naive): hot tables", "Baton", storage));
         }
     }
 

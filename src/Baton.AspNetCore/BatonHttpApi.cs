@@ -425,6 +425,8 @@ public static partial class BatonHttpApi
         startedAt = run.StartedAt,
         endedAt = run.EndedAt,
         tags = run.Tags,
+        progress = run.Progress is { } p ? new { value = p.Value, message = p.Message, updatedAt = p.UpdatedAt } : null,
+        metadata = run.Metadata,
         steps = run.Steps.Select(s => new
         {
             id = s.Id,

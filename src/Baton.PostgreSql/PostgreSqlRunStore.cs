@@ -68,7 +68,7 @@ internal sealed class PostgreSqlRunStore(PostgreSqlDatabase database) : IRunStor
         }));
     }
 
-    private const string RunColumns = "id, function_id, status, input, output, error, attempt, created_at, started_at, ended_at, tags";
+    private const string RunColumns = "id, function_id, status, input, output, error, attempt, created_at, started_at, ended_at, tags, progress, metadata";
 
     public async Task<RunRecord?> GetAsync(string runId, CancellationToken cancellationToken)
     {
@@ -117,6 +117,29 @@ internal sealed class PostgreSqlRunStore(PostgreSqlDatabase database) : IRunStor
             command.With("id", id);
             return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) as byte[];
         }
+    }
+
+    public Task<bool> UpdateMetadataAsync(string runId, RunMetadataPatch patch, int maxMetadataChars, int maxTags, CancellationToken cancellationToken)
+    {
+        var s = database.Schema;
+        return database.Writer.WriteAsync(
+            new PgCommand($"""
+                    WITH next AS (
+                        SELECT id,
+                            CASE WHEN @patch::text IS NULL THEN metadata ELSE
+                                ((COALESCE(metadata::jsonb, jsonb_build_object()) || @patch::jsonb) - ARRAY(SELECT key FROM jsonb_each(@patch::jsonb) WHERE value = 'null'::jsonb))::text END AS metadata,
+                            CASE WHEN @tags::text[] IS NULL THEN tags ELSE
+                                (SELECT jsonb_agg(v ORDER BY v)::text FROM (SELECT jsonb_array_elements_text(COALESCE(tags, '[]')::jsonb) v UNION SELECT unnest(@tags::text[])) t) END AS tags
+                        FROM {s}.runs WHERE id = @run)
+                    UPDATE {s}.runs r SET progress = COALESCE(@progress::text, r.progress), metadata = next.metadata, tags = next.tags
+                    FROM next
+                    WHERE r.id = next.id
+                      AND (@patch::text IS NULL OR length(next.metadata) <= @max_chars)
+                      AND (@tags::text[] IS NULL OR jsonb_array_length(next.tags::jsonb) <= @max_tags);
+                    """)
+                .With("run", runId).With("progress", patch.ProgressJson).With("patch", patch.MetadataPatchJson)
+                .With("tags", patch.AddTags?.ToArray()).With("max_chars", maxMetadataChars).With("max_tags", maxTags),
+            result => result.RecordsAffected == 1);
     }
 
     public async Task<IReadOnlyDictionary<RunStatus, long>> CountAsync(RunFilter filter, CancellationToken cancellationToken)
@@ -182,6 +205,8 @@ internal sealed class PostgreSqlRunStore(PostgreSqlDatabase database) : IRunStor
                 TimeOrNull(reader, 9))
             {
                 Tags = reader.IsDBNull(10) ? [] : System.Text.Json.JsonSerializer.Deserialize<string[]>(reader.GetString(10)) ?? [],
+                ProgressJson = StringOrNull(reader, 11),
+                MetadataJson = StringOrNull(reader, 12),
             });
         }
 

@@ -167,7 +167,8 @@ internal static class PostgreSqlSchema
         """,
 
         // 5: large values (step results and run outputs above BatonOptions.LargeValueBytes), compressed, out of the hot
-        // tables: the journal or the run holds a reference, and the value is read only when it is used.
+        // tables: the journal or the run holds a reference, and the value is read only when it is used. Runs' live
+        // progress and metadata, set by their steps.
         """
         CREATE TABLE {s}.large_values (
             id text PRIMARY KEY,
@@ -176,6 +177,7 @@ internal static class PostgreSqlSchema
             data bytea NOT NULL,
             created_at bigint NOT NULL);
         CREATE INDEX large_values_run ON {s}.large_values (run_id);
+        ALTER TABLE {s}.runs ADD COLUMN progress text, ADD COLUMN metadata text;
         """,
     ];
 

@@ -11,7 +11,7 @@ internal sealed class SqliteRunStore(SqliteDatabase database) : IRunStore
             // Rate limits drop only runs started by events; runs created here are started by id, so each has an id.
             [.. runs.Select(run => SqliteWrites.InsertRun(w, run) ?? run.Id)]);
 
-    private const string RunColumns = "id, function_id, status, input, output, error, attempt, created_at, started_at, ended_at, tags";
+    private const string RunColumns = "id, function_id, status, input, output, error, attempt, created_at, started_at, ended_at, tags, progress, metadata";
 
     public Task<RunRecord?> GetAsync(string runId, CancellationToken cancellationToken)
     {
@@ -54,6 +54,22 @@ internal sealed class SqliteRunStore(SqliteDatabase database) : IRunStore
         command.With("@id", id);
         return Task.FromResult(command.ExecuteScalar() as byte[]);
     }
+
+    public Task<bool> UpdateMetadataAsync(string runId, RunMetadataPatch patch, int maxMetadataChars, int maxTags, CancellationToken cancellationToken) =>
+        database.Writer.WriteAsync(w => w.Command("""
+                UPDATE runs SET
+                    progress = COALESCE(@progress, progress),
+                    metadata = CASE WHEN @patch IS NULL THEN metadata ELSE json_patch(COALESCE(metadata, '{}'), @patch) END,
+                    tags = CASE WHEN @tags IS NULL THEN tags ELSE
+                        (SELECT json_group_array(value) FROM (SELECT value FROM json_each(COALESCE(runs.tags, '[]')) UNION SELECT value FROM json_each(@tags))) END
+                WHERE id = @run
+                  AND (@patch IS NULL OR length(json_patch(COALESCE(metadata, '{}'), @patch)) <= @max_chars)
+                  AND (@tags IS NULL OR (SELECT COUNT(*) FROM (SELECT value FROM json_each(COALESCE(runs.tags, '[]')) UNION SELECT value FROM json_each(@tags))) <= @max_tags);
+                """)
+            .With("@run", runId).With("@progress", patch.ProgressJson).With("@patch", patch.MetadataPatchJson)
+            .With("@tags", patch.AddTags is null ? null : System.Text.Json.JsonSerializer.Serialize(patch.AddTags))
+            .With("@max_chars", maxMetadataChars).With("@max_tags", maxTags)
+            .ExecuteNonQuery() == 1);
 
     public Task<IReadOnlyDictionary<RunStatus, long>> CountAsync(RunFilter filter, CancellationToken cancellationToken)
     {
@@ -113,6 +129,8 @@ internal sealed class SqliteRunStore(SqliteDatabase database) : IRunStore
                 TimeOrNull(reader, 9))
             {
                 Tags = reader.IsDBNull(10) ? [] : System.Text.Json.JsonSerializer.Deserialize<string[]>(reader.GetString(10)) ?? [],
+                ProgressJson = StringOrNull(reader, 11),
+                MetadataJson = StringOrNull(reader, 12),
             });
         }
 

@@ -166,7 +166,8 @@ internal static class SqliteSchema
         """,
 
         // 5: large values (step results and run outputs above BatonOptions.LargeValueBytes), compressed, out of the hot
-        // tables: the journal or the run holds a reference, and the value is read only when it is used.
+        // tables: the journal or the run holds a reference, and the value is read only when it is used. Runs' live
+        // progress and metadata, set by their steps.
         """
         CREATE TABLE large_values (
             id TEXT PRIMARY KEY,
@@ -175,6 +176,8 @@ internal static class SqliteSchema
             data BLOB NOT NULL,
             created_at INTEGER NOT NULL);
         CREATE INDEX large_values_run ON large_values(run_id);
+        ALTER TABLE runs ADD COLUMN progress TEXT;
+        ALTER TABLE runs ADD COLUMN metadata TEXT;
         """,
     ];
 

@@ -47,6 +47,64 @@ public sealed class BatonScenarios(BenchEnvironment environment)
         return runs / clock.Elapsed.TotalSeconds;
     }
 
+    /// <summary>
+    /// Runs of 10 steps that each return 1 MB of LLM-like text, all started at once: time per step (event to the last
+    /// run's end, divided by the steps) and the bytes the hot tables take after them. <paramref name="inline"/> keeps every
+    /// result in the journal (the naive design: <c>LargeValueBytes = int.MaxValue</c>); otherwise results over 64 KiB
+    /// are stored compressed out of line.
+    /// </summary>
+    public async Task<(double MsPerStep, double HotTableMegabytes)> LargeResultsAsync(BenchStorage storage, int runs, bool inline)
+    {
+        const int Steps = 10;
+        var database = BenchEnvironment.NewName(inline ? "lvi" : "lvo");
+        var responses = Enumerable.Range(0, Steps).Select(LlmLikeText).ToArray();
+        var done = 0;
+        void Functions(BatonBuilder b) => b.AddFunction<JsonElement>("pipeline", f => f.TriggerOn("bench/large"), async ctx =>
+        {
+            var total = 0;
+            for (var i = 0; i < Steps; i++)
+            {
+                var n = i;
+                total += (await ctx.Step.Run("generate", () => responses[n])).Length;
+            }
+
+            Interlocked.Increment(ref done);
+            return total;
+        });
+
+        await using var node = await BatonNode.StartAsync(environment, storage, database, Functions, options: o =>
+        {
+            if (inline)
+            {
+                o.LargeValueBytes = int.MaxValue;
+            }
+        });
+        var clock = Stopwatch.StartNew();
+        await node.Client.SendAsync(Enumerable.Range(0, runs).Select(i => new BatonEvent("bench/large", new { i })));
+        await DatabaseProbe.WaitUntilDoneAsync(environment, storage, database, TimeSpan.FromMinutes(10), () => Volatile.Read(ref done) >= runs);
+        var elapsed = clock.Elapsed;
+        var bytes = await DatabaseProbe.HotTableBytesAsync(environment, storage, database);
+        return (elapsed.TotalMilliseconds / (runs * Steps), bytes / 1024.0 / 1024.0);
+    }
+
+    /// <summary>About 1 MB of text as an LLM writes it (words and numbers, some non-ASCII), different for each seed.</summary>
+    private static string LlmLikeText(int seed)
+    {
+        var random = new Random(seed);
+        string[] words = ["the", "contract", "clause", "liability", "party", "shall", "résumé", "Überblick", "indemnity", "term", "notice", "data"];
+        var text = new System.Text.StringBuilder(1_050_000);
+        while (text.Length < 1_000_000)
+        {
+            text.Append(words[random.Next(words.Length)]).Append(' ');
+            if (random.Next(12) == 0)
+            {
+                text.Append(random.Next(100_000)).Append(". ");
+            }
+        }
+
+        return text.ToString();
+    }
+
     /// <summary>Event sent → first step body starts, on an idle worker in this process.</summary>
     public async Task<LatencySamples> LatencyAsync(BenchStorage storage, int samples)
     {

@@ -23,6 +23,31 @@ public static class DatabaseProbe
         return (long)(await count.ExecuteScalarAsync())!;
     }
 
+    /// <summary>
+    /// Bytes the hot tables (runs, steps, queue) take: on SQLite the bytes of the values their rows hold (inputs,
+    /// outputs, journal results: its build has no dbstat), on PostgreSQL their total relation size (with TOAST and indexes).
+    /// </summary>
+    public static async Task<long> HotTableBytesAsync(BenchEnvironment environment, BenchStorage storage, string database)
+    {
+        if (storage == BenchStorage.Sqlite)
+        {
+            await using var connection = new SqliteConnection($"Data Source={Path.Combine(environment.WorkDirectory, database + ".db")};Mode=ReadOnly");
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = """
+                SELECT (SELECT COALESCE(SUM(LENGTH(input) + COALESCE(LENGTH(output), 0)), 0) FROM runs)
+                     + (SELECT COALESCE(SUM(COALESCE(LENGTH(output), 0)), 0) FROM steps)
+                """;
+            return (long)(await command.ExecuteScalarAsync())!;
+        }
+
+        await using var pg = new NpgsqlConnection(environment.PostgresConnectionString);
+        await pg.OpenAsync();
+        await using var size = new NpgsqlCommand(
+            $"SELECT pg_total_relation_size('{database}.runs') + pg_total_relation_size('{database}.steps') + pg_total_relation_size('{database}.queue')", pg);
+        return (long)(await size.ExecuteScalarAsync())!;
+    }
+
     /// <summary>How many runs wait for an event.</summary>
     public static async Task<long> WaitingRunsAsync(BenchEnvironment environment, BenchStorage storage, string database)
     {

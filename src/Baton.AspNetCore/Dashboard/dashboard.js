@@ -323,7 +323,7 @@
         const row = h('tr', { 'data-run': run.id, class: !first && !seen.has(run.id) ? 'fresh' : null },
           h('td', {}, h('a', { class: 'mono', href: `#/runs/${enc(run.id)}`, title: run.id }, shortId(run.id))),
           h('td', {}, h('a', { href: `#/functions/${enc(run.functionId)}` }, run.functionId)),
-          h('td', {}, badge(run.status)),
+          h('td', {}, badge(run.status), run.progress && !terminal.has(run.status) ? h('div', { class: 'muted' }, progressView(run.progress)) : null),
           h('td', {}, timeCell(run.createdAt)),
           h('td', { class: 'num' }, run.startedAt ? duration(span(run.startedAt, run.endedAt)) : '—'),
           h('td', {}, run.tags.map(t => h('a', { class: 'tag', href: `#/runs${query({ tag: t })}` }, t))));
@@ -395,6 +395,7 @@
       h('dt', {}, 'Ended'), h('dd', {}, time(run.endedAt)),
       h('dt', {}, 'Duration'), h('dd', {}, run.startedAt ? duration(span(run.startedAt, run.endedAt)) : '—'),
       h('dt', {}, 'Tags'), h('dd', {}, run.tags.length ? run.tags.map(t => h('span', { class: 'tag' }, t)) : '—'),
+      run.progress ? [h('dt', {}, 'Progress'), h('dd', { 'data-progress': true }, progressView(run.progress))] : null,
       h('dt', {}, 'Triggered by'), h('dd', {},
         trigger.id ? h('a', { href: `#/events/${enc(trigger.id)}`, class: 'mono' }, trigger.name || trigger.id) : (trigger.name || '—')));
 
@@ -403,12 +404,24 @@
       actions,
       h('div', { class: 'panel' }, meta),
       errorBox(run.error),
+      run.metadata ? [h('h2', {}, 'Metadata'), jsonBlock(run.metadata, 'Run metadata')] : null,
       run.status === 'completed' ? [h('h2', {}, 'Output'), jsonBlock(run.output, 'Run output')] : null,
       h('h2', {}, `Steps (${run.steps.length})`),
       waterfall(run, open),
       run.events && run.events.length > 1
         ? [h('h2', {}, `Triggering events (${run.events.length}, a batch)`), run.events.map((e, i) => jsonBlock(e, `Triggering event ${i + 1}`))]
         : [h('h2', {}, 'Triggering event'), jsonBlock(run.input, 'Triggering event')],
+    ];
+  }
+
+  // A value between 0 and 1 or 0 and 100 reads as a share; any other number as a count.
+  function progressView(p) {
+    const share = p.value >= 0 && p.value <= 1 ? p.value : p.value > 1 && p.value <= 100 ? p.value / 100 : null;
+    return [
+      share === null ? null : h('progress', { max: 1, value: share, 'aria-label': 'Progress' }),
+      ' ', share === null ? String(p.value) : `${Math.round(share * 100)}%`,
+      p.message ? [' · ', p.message] : null,
+      h('span', { class: 'muted' }, ` (${ago(p.updatedAt)})`),
     ];
   }
 

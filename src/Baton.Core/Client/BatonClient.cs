@@ -177,6 +177,8 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
             StartedAt = info.StartedAt,
             EndedAt = info.EndedAt,
             Tags = info.Tags,
+            Progress = info.Progress,
+            Metadata = info.Metadata,
             Steps = detailed,
         };
     }
@@ -205,6 +207,8 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
         StartedAt = run.StartedAt,
         EndedAt = run.EndedAt,
         Tags = run.Tags,
+        Progress = run.Progress,
+        Metadata = run.Metadata,
         Steps = run.Steps,
     };
 
@@ -268,6 +272,8 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
             StartedAt = run.StartedAt,
             EndedAt = run.EndedAt,
             Tags = run.Tags,
+            Progress = run.ProgressJson is { } progress ? JsonSerializer.Deserialize<RunProgress>(progress, JsonSerializerOptions.Web) : null,
+            Metadata = ParseOrNull(run.MetadataJson),
             Steps = [.. steps.Select(s => new StepInfo
             {
                 Id = s.Key,

@@ -326,6 +326,10 @@ public sealed class BatonHttpClient : IBatonClient
         StartedAt = Time(run, "startedAt"),
         EndedAt = Time(run, "endedAt"),
         Tags = Strings(run.GetProperty("tags")),
+        Progress = Present(run, "progress") is { } progress
+            ? new RunProgress(progress.GetProperty("value").GetDouble(), progress.GetProperty("message").GetString(), progress.GetProperty("updatedAt").GetDateTimeOffset())
+            : null,
+        Metadata = Present(run, "metadata"),
         Steps = [.. run.GetProperty("steps").EnumerateArray().Select(s => new StepInfo
         {
             Id = s.GetProperty("id").GetString()!,

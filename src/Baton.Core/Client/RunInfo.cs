@@ -46,6 +46,12 @@ public sealed class RunInfo
     /// <summary>When it ended.</summary>
     public DateTimeOffset? EndedAt { get; init; }
 
+    /// <summary>The progress its steps last reported, if any.</summary>
+    public RunProgress? Progress { get; init; }
+
+    /// <summary>The metadata its steps (or its children) set, as a JSON object, if any.</summary>
+    public JsonElement? Metadata { get; init; }
+
     /// <summary>The run's tags.</summary>
     public IReadOnlyList<string> Tags { get; init; } = [];
 

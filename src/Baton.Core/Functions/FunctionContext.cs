@@ -18,6 +18,7 @@ namespace Baton;
 public abstract class FunctionContext
 {
     private readonly RunExecution _execution;
+    private RunMetadata? _metadata;
 
     private protected FunctionContext(RunExecution execution, JsonElement rawEvent)
     {
@@ -40,6 +41,23 @@ public abstract class FunctionContext
 
     /// <summary>The durable step tools: <c>Run</c>, <c>Sleep</c>, <c>SleepUntil</c>, <c>SendEvent</c>.</summary>
     public StepTools Step { get; }
+
+    /// <summary>The run's live progress and metadata, shown by the API and the dashboard; <c>Metadata.Parent</c> reports to the invoking run.</summary>
+    public RunMetadata Metadata => _metadata ??= new RunMetadata(_execution, RunId, isParent: false);
+
+    /// <summary>Adds tags to the run (a run has at most 10, each 1 to 128 characters), to find it by in the API and dashboard.</summary>
+    /// <exception cref="ArgumentException">A tag is empty or longer than 128 characters.</exception>
+    /// <exception cref="NonRetriableException">The run would have more than 10 tags.</exception>
+    public Task AddTagsAsync(params string[] tags)
+    {
+        ArgumentNullException.ThrowIfNull(tags);
+        if (tags.Length == 0 || tags.Any(t => string.IsNullOrWhiteSpace(t) || t.Length > 128))
+        {
+            throw new ArgumentException("Give one or more tags of 1 to 128 characters.", nameof(tags));
+        }
+
+        return _execution.UpdateMetadataAsync(RunId, addTags: [.. tags.Distinct(StringComparer.Ordinal)]);
+    }
 
     /// <summary>A logger that stays quiet while the function replays steps that already completed.</summary>
     public ILogger Logger => _execution.Logger;

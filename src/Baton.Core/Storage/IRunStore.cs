@@ -33,6 +33,13 @@ public interface IRunStore
     /// <summary>Reads a large value (compressed) by id, or null when there is none (deleted with its run).</summary>
     Task<byte[]?> LoadLargeValueAsync(string id, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Applies <paramref name="patch"/> to a run's progress, metadata and tags, unless the metadata would then be longer than
+    /// <paramref name="maxMetadataChars"/> or the run would have more than <paramref name="maxTags"/> tags. Returns false
+    /// when nothing was changed for that reason (or there is no such run).
+    /// </summary>
+    Task<bool> UpdateMetadataAsync(string runId, RunMetadataPatch patch, int maxMetadataChars, int maxTags, CancellationToken cancellationToken);
+
     /// <summary>Reads a run's journal in the order its entries were first written.</summary>
     Task<IReadOnlyList<StepRecord>> GetStepsAsync(string runId, CancellationToken cancellationToken);
 

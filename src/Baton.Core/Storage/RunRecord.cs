@@ -15,4 +15,10 @@ public sealed record RunRecord(
 {
     /// <summary>The run's tags.</summary>
     public IReadOnlyList<string> Tags { get; init; } = [];
+
+    /// <summary>The run's progress as JSON (<c>{value, message, updatedAt}</c>), when a step reported one.</summary>
+    public string? ProgressJson { get; init; }
+
+    /// <summary>The run's metadata as a JSON object, when set.</summary>
+    public string? MetadataJson { get; init; }
 }

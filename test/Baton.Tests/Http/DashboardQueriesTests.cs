@@ -17,6 +17,8 @@ public abstract class DashboardQueriesTests
 {
     public sealed record Doc(string Title);
 
+    private readonly TaskCompletionSource<string> _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     protected abstract TestStorage NewStorage();
 
     /// <summary>
@@ -45,6 +47,30 @@ public abstract class DashboardQueriesTests
             }, async ctx => (object?)await ctx.Step.Run("pick", () => ctx.Event.Data.Title));
             b.AddFunction<Doc>("parent", f => f.TriggerOn("doc/parent"), async ctx =>
                 (object?)await ctx.Step.Invoke<string>("child", "picky", new Doc("pick")));
+            b.AddFunction<Doc>("reporter", f => f.TriggerOn("doc/report"), async ctx =>
+            {
+                await ctx.AddTagsAsync("llm", ctx.Event.Data.Title);
+                return (object?)await ctx.Step.Run("read-pages", async () =>
+                {
+                    await ctx.Metadata.SetProgressAsync(0.5, "read 3 of 6 pages");
+                    await ctx.Metadata.SetAsync("pages", new { read = 3, total = 6 });
+                    await ctx.Metadata.Parent.SetAsync("ignored", "no parent");
+                    return await _release.Task;
+                });
+            });
+            b.AddFunction<Doc>("report-parent", f => f.TriggerOn("doc/report-parent"), async ctx =>
+                (object?)await ctx.Step.Invoke<string>("child", "report-child", new Doc("c")));
+            b.AddFunction<Doc>("report-child", null, async ctx => (object?)await ctx.Step.Run("work", async () =>
+            {
+                await ctx.Metadata.Parent.SetAsync("child", "done");
+                await ctx.Metadata.Parent.SetProgressAsync(1, "child finished");
+                return "child result";
+            }));
+            b.AddFunction<Doc>("oversharer", f => f.TriggerOn("doc/overshare"), async ctx => (object?)await ctx.Step.Run("dump", async () =>
+            {
+                await ctx.Metadata.SetAsync("everything", new string('x', RunMetadata.MaxChars));
+                return "unreachable";
+            }));
             b.AddFunction<Doc>("approve", f => f.TriggerOn("doc/review"), async ctx =>
                 (object?)await ctx.Step.WaitForEvent<JsonElement>("approval", "doc/approved", TimeSpan.FromHours(1), match: "data.title"));
         });
@@ -174,6 +200,53 @@ public abstract class DashboardQueriesTests
         using var badHours = await http.GetAsync("api/v1/functions/greet/stats?hours=1000");
         Assert.Equal(HttpStatusCode.BadRequest, badHours.StatusCode);
         Assert.Contains("1 to 168", await badHours.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ProgressMetadataAndTags_SetFromInsideARun_AreVisibleThroughTheApiWhileTheStepRuns()
+    {
+        var (app, http, storage) = await StartAsync();
+        await using var _ = app;
+        using var __ = storage;
+        var client = app.Services.GetRequiredService<IBatonClient>();
+
+        var runId = (await client.SendAsync(new BatonEvent("doc/report", new Doc("contracts")))).RunIds[0];
+        JsonElement run = default;
+        using (var deadline = new CancellationTokenSource(TestHost.Timeout))
+        {
+            while ((run = await GetAsync(http, $"api/v1/runs/{runId}")).GetProperty("metadata").ValueKind != JsonValueKind.Object)
+            {
+                await Task.Delay(10, deadline.Token);
+            }
+        }
+
+        // The step has not returned: the run is running, and says how far it got.
+        Assert.Equal("running", run.GetProperty("status").GetString());
+        Assert.Equal(0.5, run.GetProperty("progress").GetProperty("value").GetDouble());
+        Assert.Equal("read 3 of 6 pages", run.GetProperty("progress").GetProperty("message").GetString());
+        Assert.Equal(3, run.GetProperty("metadata").GetProperty("pages").GetProperty("read").GetInt32());
+        Assert.Equal(["contracts", "llm"], run.GetProperty("tags").EnumerateArray().Select(t => t.GetString()).Order(StringComparer.Ordinal));
+        Assert.Equal(runId, (await GetAsync(http, "api/v1/runs?tag=llm")).GetProperty("runs")[0].GetProperty("id").GetString());
+
+        _release.SetResult("done reading");
+        var ended = await client.WaitForRunAsync(runId, TestHost.Timeout);
+        Assert.Equal(RunStatus.Completed, ended.Status);
+        Assert.Equal(new RunProgress(0.5, "read 3 of 6 pages", ended.Progress!.UpdatedAt), ended.Progress);
+        var remote = (await new BatonHttpClient(http).GetRunAsync(runId))!;
+        Assert.Equal(ended.Progress, remote.Progress);
+        Assert.Equal(6, remote.Metadata!.Value.GetProperty("pages").GetProperty("total").GetInt32());
+
+        // A child reports to the run that invoked it.
+        var parent = await client.WaitForRunAsync((await client.SendAsync(new BatonEvent("doc/report-parent", new Doc("p")))).RunIds[0], TestHost.Timeout);
+        Assert.Equal("done", parent.Metadata!.Value.GetProperty("child").GetString());
+        Assert.Equal("child finished", parent.Progress!.Message);
+
+        // Metadata stays small: a value over the limit fails the step at once and changes nothing.
+        var overshare = await client.WaitForRunAsync((await client.SendAsync(new BatonEvent("doc/overshare", new Doc("o")))).RunIds[0], TestHost.Timeout);
+        Assert.Equal(RunStatus.Failed, overshare.Status);
+        Assert.Equal(1, overshare.Steps.Single().Attempts);
+        Assert.Contains("would be larger than 65536 characters", overshare.Steps.Single().Error!.Message, StringComparison.Ordinal);
+        Assert.Null(overshare.Metadata);
     }
 
     public sealed class OnSqlite : DashboardQueriesTests
