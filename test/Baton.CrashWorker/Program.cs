@@ -27,6 +27,10 @@ builder.Services.AddBaton(b => (schema is null ? b.UseSqlite(database) : b.UsePo
         o.LeaseDuration = TimeSpan.FromSeconds(2);
         o.HeartbeatInterval = TimeSpan.FromMilliseconds(500);
         o.HotWaitLimit = TimeSpan.FromMilliseconds(50);
+
+        // Every step result (an execution id padded past this) is stored out of line, so kills also land between a
+        // large value's write and the checkpoint that refers to it.
+        o.LargeValueBytes = 1024;
     })
     .AddFunction<CrashEvent>("crash-pipeline", f =>
     {
@@ -90,6 +94,7 @@ internal sealed class Ledger(string path)
             stream.Write(line);
         }
 
-        return execution;
+        // The test checks the committed result is exactly this: the id and 1,500 '~'.
+        return execution + new string('~', 1500);
     }
 }

@@ -99,7 +99,7 @@ internal sealed class LargeValues(BatonEngine engine)
         return output.ToArray();
     }
 
-    private static string Decompress(byte[] compressed)
+    internal static string Decompress(byte[] compressed)
     {
         using var brotli = new BrotliStream(new MemoryStream(compressed), CompressionMode.Decompress);
         using var reader = new StreamReader(brotli, Encoding.UTF8);

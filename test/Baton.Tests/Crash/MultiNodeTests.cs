@@ -59,7 +59,7 @@ public sealed class MultiNodeTests(ITestOutputHelper output)
             Assert.Equal(Runs, storage.Scalar("SELECT COUNT(*) FROM runs WHERE function_id = 'crash-pipeline' AND status = 3"));
             Assert.Equal(Runs, storage.Scalar("SELECT COUNT(*) FROM runs WHERE function_id = 'crash-child' AND status = 3"));
             Assert.Equal(0, storage.Scalar("SELECT COUNT(*) FROM runs WHERE status <> 3"));
-            var reruns = LedgerCheck.Verify(ledger, storage, Runs * 7);
+            var reruns = await LedgerCheck.VerifyAsync(ledger, storage, Runs * 7);
 
             // crash-child is limited to 3 executing runs: across the three processes, never more ran at once.
             Assert.InRange(LedgerCheck.MaxOverlap(ledger, "child-work"), 1, 3);
