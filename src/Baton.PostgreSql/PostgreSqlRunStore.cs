@@ -119,6 +119,10 @@ internal sealed class PostgreSqlRunStore(PostgreSqlDatabase database) : IRunStor
         }
     }
 
+    /// <remarks>
+    /// The row is locked while the new metadata and tags are computed from it (FOR UPDATE), so concurrent writers (the
+    /// children of one parent, on several nodes) each see the others' keys and tags; limits are checked on the result.
+    /// </remarks>
     public Task<bool> UpdateMetadataAsync(string runId, RunMetadataPatch patch, int maxMetadataChars, int maxTags, CancellationToken cancellationToken)
     {
         var s = database.Schema;
@@ -126,18 +130,19 @@ internal sealed class PostgreSqlRunStore(PostgreSqlDatabase database) : IRunStor
             new PgCommand($"""
                     WITH next AS (
                         SELECT id,
-                            CASE WHEN @patch::text IS NULL THEN metadata ELSE
-                                ((COALESCE(metadata::jsonb, jsonb_build_object()) || @patch::jsonb) - ARRAY(SELECT key FROM jsonb_each(@patch::jsonb) WHERE value = 'null'::jsonb))::text END AS metadata,
+                            CASE WHEN @key::text IS NULL THEN metadata
+                                 WHEN @value::text IS NULL THEN (COALESCE(metadata::jsonb, jsonb_build_object()) - @key::text)::text
+                                 ELSE (COALESCE(metadata::jsonb, jsonb_build_object()) || jsonb_build_object(@key::text, @value::jsonb))::text END AS metadata,
                             CASE WHEN @tags::text[] IS NULL THEN tags ELSE
                                 (SELECT jsonb_agg(v ORDER BY v)::text FROM (SELECT jsonb_array_elements_text(COALESCE(tags, '[]')::jsonb) v UNION SELECT unnest(@tags::text[])) t) END AS tags
-                        FROM {s}.runs WHERE id = @run)
+                        FROM {s}.runs WHERE id = @run FOR UPDATE)
                     UPDATE {s}.runs r SET progress = COALESCE(@progress::text, r.progress), metadata = next.metadata, tags = next.tags
                     FROM next
                     WHERE r.id = next.id
-                      AND (@patch::text IS NULL OR length(next.metadata) <= @max_chars)
+                      AND (@key::text IS NULL OR length(next.metadata) <= @max_chars)
                       AND (@tags::text[] IS NULL OR jsonb_array_length(next.tags::jsonb) <= @max_tags);
                     """)
-                .With("run", runId).With("progress", patch.ProgressJson).With("patch", patch.MetadataPatchJson)
+                .With("run", runId).With("progress", patch.ProgressJson).With("key", patch.MetadataKey).With("value", patch.MetadataValueJson)
                 .With("tags", patch.AddTags?.ToArray()).With("max_chars", maxMetadataChars).With("max_tags", maxTags),
             result => result.RecordsAffected == 1);
     }

@@ -55,18 +55,30 @@ internal sealed class SqliteRunStore(SqliteDatabase database) : IRunStore
         return Task.FromResult(command.ExecuteScalar() as byte[]);
     }
 
+    /// <remarks>
+    /// One key is set or removed (json_set / json_remove on a quoted path: the key is replaced whole, as on PostgreSQL);
+    /// the limits are checked on the result in the same statement, so concurrent writers cannot pass them together.
+    /// </remarks>
     public Task<bool> UpdateMetadataAsync(string runId, RunMetadataPatch patch, int maxMetadataChars, int maxTags, CancellationToken cancellationToken) =>
         database.Writer.WriteAsync(w => w.Command("""
+                WITH next AS (
+                    SELECT
+                        CASE WHEN @key IS NULL THEN metadata
+                             WHEN @value IS NULL THEN json_remove(COALESCE(metadata, '{}'), @path)
+                             ELSE json_set(COALESCE(metadata, '{}'), @path, json(@value)) END AS metadata,
+                        CASE WHEN @tags IS NULL THEN tags ELSE
+                            (SELECT json_group_array(value) FROM (SELECT value FROM json_each(COALESCE(runs.tags, '[]')) UNION SELECT value FROM json_each(@tags))) END AS tags
+                    FROM runs WHERE id = @run)
                 UPDATE runs SET
                     progress = COALESCE(@progress, progress),
-                    metadata = CASE WHEN @patch IS NULL THEN metadata ELSE json_patch(COALESCE(metadata, '{}'), @patch) END,
-                    tags = CASE WHEN @tags IS NULL THEN tags ELSE
-                        (SELECT json_group_array(value) FROM (SELECT value FROM json_each(COALESCE(runs.tags, '[]')) UNION SELECT value FROM json_each(@tags))) END
+                    metadata = (SELECT metadata FROM next),
+                    tags = (SELECT tags FROM next)
                 WHERE id = @run
-                  AND (@patch IS NULL OR length(json_patch(COALESCE(metadata, '{}'), @patch)) <= @max_chars)
-                  AND (@tags IS NULL OR (SELECT COUNT(*) FROM (SELECT value FROM json_each(COALESCE(runs.tags, '[]')) UNION SELECT value FROM json_each(@tags))) <= @max_tags);
+                  AND (@key IS NULL OR length((SELECT metadata FROM next)) <= @max_chars)
+                  AND (@tags IS NULL OR json_array_length((SELECT tags FROM next)) <= @max_tags);
                 """)
-            .With("@run", runId).With("@progress", patch.ProgressJson).With("@patch", patch.MetadataPatchJson)
+            .With("@run", runId).With("@progress", patch.ProgressJson).With("@key", patch.MetadataKey)
+            .With("@path", patch.MetadataKey is { } key ? $"$.\"{key}\"" : null).With("@value", patch.MetadataValueJson)
             .With("@tags", patch.AddTags is null ? null : System.Text.Json.JsonSerializer.Serialize(patch.AddTags))
             .With("@max_chars", maxMetadataChars).With("@max_tags", maxTags)
             .ExecuteNonQuery() == 1);

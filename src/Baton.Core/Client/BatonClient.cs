@@ -128,7 +128,14 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
         var info = ToInfo(run, steps);
         if (info.OutputBytes is not null)
         {
-            info = WithOutput(info, ParseOrNull(await engine.LargeValues.ExpandAsync(run.OutputJson, cancellationToken).ConfigureAwait(false)));
+            try
+            {
+                info = info with { Output = ParseOrNull(await engine.LargeValues.ExpandAsync(run.OutputJson, cancellationToken).ConfigureAwait(false)), OutputBytes = null };
+            }
+            catch (BatonException)
+            {
+                // Deleted with the run that owned it (history retention): the run is still shown, with its output's size.
+            }
         }
 
         if (!steps.Any(s => s.Kind is StepKind.WaitForEvent or StepKind.Invoke or StepKind.BatchInvoke))
@@ -145,42 +152,14 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
                 ? await engine.Storage.Runs.GetChildrenAsync(runId, step.Id, cancellationToken).ConfigureAwait(false)
                 : [];
             var wait = step.Status == StepStatus.Waiting ? waits.FirstOrDefault(w => w.StepKey == step.Id && w.EventName is not null) : null;
-            detailed.Add(children.Count == 0 && wait is null ? step : new StepInfo
+            detailed.Add(children.Count == 0 && wait is null ? step : step with
             {
-                Id = step.Id,
-                Kind = step.Kind,
-                Status = step.Status,
-                Attempts = step.Attempts,
-                Output = step.Output,
-                OutputBytes = step.OutputBytes,
-                Error = step.Error,
-                StartedAt = step.StartedAt,
-                EndedAt = step.EndedAt,
-                WakeAt = step.WakeAt,
                 WaitingFor = wait is null ? null : new EventWaitInfo(wait.EventName!, wait.MatchPath is null ? null : $"{wait.MatchPath} == {wait.MatchValueJson}", wait.Condition),
                 ChildRunIds = [.. children.Select(c => c.RunId)],
             });
         }
 
-        return new RunInfo
-        {
-            Id = info.Id,
-            FunctionId = info.FunctionId,
-            Status = info.Status,
-            Event = info.Event,
-            Events = info.Events,
-            Output = info.Output,
-            OutputBytes = info.OutputBytes,
-            Error = info.Error,
-            Attempt = info.Attempt,
-            CreatedAt = info.CreatedAt,
-            StartedAt = info.StartedAt,
-            EndedAt = info.EndedAt,
-            Tags = info.Tags,
-            Progress = info.Progress,
-            Metadata = info.Metadata,
-            Steps = detailed,
-        };
+        return info with { Steps = detailed };
     }
 
     public async Task<JsonElement?> GetStepOutputAsync(string runId, string stepId, CancellationToken cancellationToken = default)
@@ -192,25 +171,6 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
             ?? throw new KeyNotFoundException($"Run '{runId}' has no step '{stepId}'.");
         return ParseOrNull(await engine.LargeValues.ExpandAsync(step.OutputJson, cancellationToken).ConfigureAwait(false));
     }
-
-    private static RunInfo WithOutput(RunInfo run, JsonElement? output) => new()
-    {
-        Id = run.Id,
-        FunctionId = run.FunctionId,
-        Status = run.Status,
-        Event = run.Event,
-        Events = run.Events,
-        Output = output,
-        Error = run.Error,
-        Attempt = run.Attempt,
-        CreatedAt = run.CreatedAt,
-        StartedAt = run.StartedAt,
-        EndedAt = run.EndedAt,
-        Tags = run.Tags,
-        Progress = run.Progress,
-        Metadata = run.Metadata,
-        Steps = run.Steps,
-    };
 
     public async Task<RunInfo> WaitForRunAsync(string runId, TimeSpan timeout, CancellationToken cancellationToken = default)
     {

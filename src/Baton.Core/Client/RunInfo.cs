@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace Baton;
 
 /// <summary>A run as the client reports it: status, input, output or error, and its steps.</summary>
-public sealed class RunInfo
+public sealed record RunInfo
 {
     /// <summary>The run id.</summary>
     public required string Id { get; init; }

@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace Baton;
 
 /// <summary>One step of a run as the client reports it.</summary>
-public sealed class StepInfo
+public sealed record StepInfo
 {
     /// <summary>The step key: the step id plus an occurrence suffix for repeats (<c>fetch</c>, <c>fetch:1</c>).</summary>
     public required string Id { get; init; }

@@ -31,14 +31,14 @@ internal sealed class LargeValues(BatonEngine engine)
 
     /// <summary>
     /// What to store for <paramref name="json"/>: itself, or a reference to it stored out of line when it is larger
-    /// than <see cref="BatonOptions.LargeValueBytes"/>.
+    /// than <see cref="BatonOptions.LargeValueBytes"/>, owned by (deleted with) run <paramref name="runId"/>.
     /// </summary>
     /// <exception cref="PayloadTooLargeException">It is larger than <see cref="BatonOptions.MaxValueBytes"/>.</exception>
     public async Task<string> ShrinkAsync(string runId, string json, string what)
     {
-        if (json.Length <= engine.Options.LargeValueBytes / 3)
+        if (json.Length <= Math.Min(engine.Options.LargeValueBytes, engine.Options.MaxValueBytes) / 3)
         {
-            return json; // at most 3 UTF-8 bytes per char: below the threshold whatever it holds
+            return json; // at most 3 UTF-8 bytes per char: below both limits whatever it holds
         }
 
         var bytes = Encoding.UTF8.GetByteCount(json);

@@ -24,17 +24,12 @@ internal sealed partial class RunExecution
             return;
         }
 
-        string? progressJson = progress is { } p
-            ? JsonSerializer.Serialize(new { value = p.Value, message = p.Message, updatedAt = _engine.Time.GetUtcNow() }, _engine.Json)
+        // Progress is Baton's own shape: written with fixed names whatever the app's JSON options are.
+        var progressJson = progress is { } p
+            ? JsonSerializer.Serialize(new RunProgress(p.Value, p.Message, _engine.Time.GetUtcNow()), JsonSerializerOptions.Web)
             : null;
-        string? patch = null;
-        if (set is { } pair)
-        {
-            using var value = JsonSerializer.SerializeToDocument(pair.Value, pair.Value?.GetType() ?? typeof(object), _engine.Json);
-            patch = JsonSerializer.Serialize(new Dictionary<string, JsonElement> { [pair.Key] = value.RootElement }, _engine.Json);
-        }
-
-        if (!await _engine.Storage.Runs.UpdateMetadataAsync(runId, new RunMetadataPatch(progressJson, patch, addTags), RunMetadata.MaxChars, MaxTags, CancellationToken.None).ConfigureAwait(false))
+        var valueJson = set is { Value: { } value } ? JsonSerializer.Serialize(value, value.GetType(), _engine.Json) : null;
+        if (!await _engine.Storage.Runs.UpdateMetadataAsync(runId, new RunMetadataPatch(progressJson, set?.Key, valueJson, addTags), RunMetadata.MaxChars, MaxTags, CancellationToken.None).ConfigureAwait(false))
         {
             throw new NonRetriableException(addTags is not null
                 ? $"Run '{runId}' would have more than {MaxTags} tags."

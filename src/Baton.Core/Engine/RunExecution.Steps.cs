@@ -9,6 +9,9 @@ internal sealed partial class RunExecution
 {
     // The key of the step body running on this async flow, to refuse nested steps.
     private static readonly AsyncLocal<string?> CurrentStep = new();
+
+    // The longest delay a CancellationTokenSource timer takes.
+    private static readonly TimeSpan MaxStepTimeout = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
     private readonly HashSet<string> _usedKeys = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _occurrences = new(StringComparer.Ordinal);
     private int _unvisited;
@@ -43,9 +46,9 @@ internal sealed partial class RunExecution
         try
         {
             var policy = new RetryPolicy(options?.Retries ?? _function.Retry.Retries, options?.Backoff ?? _function.Retry.Backoff);
-            if (options?.Timeout is { } limit && limit <= TimeSpan.Zero)
+            if (options?.Timeout is { } limit && (limit <= TimeSpan.Zero || limit > MaxStepTimeout))
             {
-                throw new ArgumentOutOfRangeException(nameof(options), limit, $"Step '{key}': StepOptions.Timeout must be positive.");
+                throw new ArgumentOutOfRangeException(nameof(options), limit, $"Step '{key}': StepOptions.Timeout must be positive and at most {MaxStepTimeout}.");
             }
 
             outcome = await RunBodyAsync(key, body, policy, options?.Timeout, attemptsSoFar, recorded?.StartedAt, due).ConfigureAwait(false);
@@ -112,6 +115,13 @@ internal sealed partial class RunExecution
                     // Nor can it make a result smaller.
                     error = tooLarge;
                     attempt = Math.Max(attempt, policy.MaxAttempts);
+                }
+                catch (Exception ex)
+                {
+                    // Storage failed to keep the value: as a failed checkpoint, the execution stops and the step runs again later.
+                    LogCheckpointFailed(_engine.Logger, ex, RunId, key);
+                    RequestHalt(HaltReason.Abort);
+                    return StepOutcome<T>.Halt;
                 }
             }
 

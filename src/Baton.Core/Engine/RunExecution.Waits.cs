@@ -139,10 +139,7 @@ internal sealed partial class RunExecution
             else if (current.Status == StepStatus.Completed)
             {
                 // The last child resolved the wait; the results are gathered once, here, and kept in the journal.
-                var children = await _engine.Storage.Runs.GetChildrenAsync(RunId, key, CancellationToken.None).ConfigureAwait(false);
-                var gathered = await WriteBatchAsync(children).ConfigureAwait(false);
-                var stored = current with { OutputJson = await _engine.LargeValues.ShrinkAsync(RunId, gathered, $"The results of step '{key}'").ConfigureAwait(false) };
-                current = await CheckpointAsync(stored).ConfigureAwait(false) ? current with { OutputJson = gathered } : null;
+                current = await GatherBatchAsync(current, key).ConfigureAwait(false);
             }
         }
         finally
@@ -150,9 +147,44 @@ internal sealed partial class RunExecution
             EndStep();
         }
 
-        return current is { Status: StepStatus.Completed, OutputJson: { } output }
-            ? ReadBatch<T>(output, key)
-            : await SuspendOnAsync<IReadOnlyList<BatchItemResult<T>>>(current, RunStatus.WaitingForChildren).ConfigureAwait(false);
+        return current switch
+        {
+            { Status: StepStatus.Completed, OutputJson: { } output } => ReadBatch<T>(output, key),
+            { Status: StepStatus.Failed } => throw new StepFailedException(key, current.Error!),
+            _ => await SuspendOnAsync<IReadOnlyList<BatchItemResult<T>>>(current, RunStatus.WaitingForChildren).ConfigureAwait(false),
+        };
+    }
+
+    /// <summary>
+    /// Reads every child's outcome once the last one ended and keeps them in the journal (out of line when large).
+    /// Returns the completed step with the results in memory, the step failed when they are over the size limit, or
+    /// null when a write failed (the execution is halting).
+    /// </summary>
+    private async Task<StepRecord?> GatherBatchAsync(StepRecord resolved, string key)
+    {
+        try
+        {
+            var children = await _engine.Storage.Runs.GetChildrenAsync(RunId, key, CancellationToken.None).ConfigureAwait(false);
+            var gathered = await WriteBatchAsync(children).ConfigureAwait(false);
+            string stored;
+            try
+            {
+                stored = await _engine.LargeValues.ShrinkAsync(RunId, gathered, $"The results of step '{key}'").ConfigureAwait(false);
+            }
+            catch (PayloadTooLargeException tooLarge)
+            {
+                var failed = resolved with { Status = StepStatus.Failed, OutputJson = null, Error = RunError.From(tooLarge) };
+                return await CheckpointAsync(failed).ConfigureAwait(false) ? failed : null;
+            }
+
+            return await CheckpointAsync(resolved with { OutputJson = stored }).ConfigureAwait(false) ? resolved with { OutputJson = gathered } : null;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogCheckpointFailed(_engine.Logger, ex, RunId, key);
+            RequestHalt(HaltReason.Abort);
+            return null;
+        }
     }
 
     private static void ValidateWait(string id, string eventName, TimeSpan timeout, string? match, string? condition, TimeSpan? lookback)

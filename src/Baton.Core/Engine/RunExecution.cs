@@ -222,7 +222,9 @@ internal sealed partial class RunExecution
         {
             try
             {
-                stored = await _engine.LargeValues.ShrinkAsync(RunId, output, $"The output of run '{RunId}'").ConfigureAwait(false);
+                // An invoked run's output is copied into its parent's journal: the parent owns it, so it lives as long
+                // as the journal that reads it (a parent ends after the children it waits for).
+                stored = await _engine.LargeValues.ShrinkAsync(ParentRunId ?? RunId, output, $"The output of run '{RunId}'").ConfigureAwait(false);
             }
             catch (PayloadTooLargeException tooLarge)
             {
@@ -230,7 +232,8 @@ internal sealed partial class RunExecution
             }
         }
 
-        var emitted = await _engine.LifecycleAppendsAsync(FunctionId, RunId, status, output, error, _input.Event, now).ConfigureAwait(false);
+        // Lifecycle events carry an output that is stored inline; a large one stays out of events (read it from the run).
+        var emitted = await _engine.LifecycleAppendsAsync(FunctionId, RunId, status, stored == output ? output : null, error, _input.Event, now).ConfigureAwait(false);
         await _engine.Storage.Queue.CompleteAsync(Lease, new RunCompletion(status, stored, error, now, emitted), CancellationToken.None).ConfigureAwait(false);
         if (emitted.Any(e => e.Runs.Count > 0))
         {

@@ -47,13 +47,14 @@ public sealed class RunMetadata
     }
 
     /// <summary>Sets one key of the metadata to a JSON-serializable value (null removes it).</summary>
-    /// <exception cref="ArgumentException">The key is empty or longer than 128 characters.</exception>
+    /// <remarks>The key's whole value is replaced (an object is not merged into the one there).</remarks>
+    /// <exception cref="ArgumentException">The key is empty, longer than 128 characters, or holds '"' or '\'.</exception>
     /// <exception cref="NonRetriableException">The metadata would be larger than <see cref="MaxChars"/>.</exception>
     public Task SetAsync(string key, object? value)
     {
-        if (string.IsNullOrEmpty(key) || key.Length > 128)
+        if (string.IsNullOrEmpty(key) || key.Length > 128 || key.Contains('"', StringComparison.Ordinal) || key.Contains('\\', StringComparison.Ordinal))
         {
-            throw new ArgumentException("A metadata key is 1 to 128 characters.", nameof(key));
+            throw new ArgumentException("A metadata key is 1 to 128 characters, without '\"' or '\\'.", nameof(key));
         }
 
         return _execution.UpdateMetadataAsync(_runId, set: (key, value));

@@ -13,7 +13,8 @@ public sealed class StepOptions
     /// The longest one attempt of the body may take. When it is up, the body's
     /// <see cref="StepExecution.CancellationToken"/> fires and the attempt fails with a <see cref="StepTimeoutException"/>,
     /// which is retried like any error (an async body that ignores its token is no longer waited for; its result is
-    /// dropped). Default: none. The run's lease is renewed by heartbeats however long an attempt takes.
+    /// dropped, and it may still be running when the next attempt starts; code before its first <c>await</c> is not
+    /// timed). At most about 49 days. Default: none. The run's lease is renewed by heartbeats however long an attempt takes.
     /// </summary>
     public TimeSpan? Timeout { get; set; }
 }

@@ -1,7 +1,8 @@
 namespace Baton.Storage;
 
 /// <summary>
-/// A change to a run's live information: its progress (<c>{value, message, updatedAt}</c>, replaced whole), a JSON merge
-/// patch of its metadata (RFC 7396: a null value removes the key), and tags to add. Null parts stay as they are.
+/// A change to a run's live information: its progress (<c>{value, message, updatedAt}</c>, replaced whole), one key of its
+/// metadata (set to <paramref name="MetadataValueJson"/>, or removed when that is null), and tags to add. Null parts
+/// stay as they are.
 /// </summary>
-public sealed record RunMetadataPatch(string? ProgressJson, string? MetadataPatchJson, IReadOnlyList<string>? AddTags);
+public sealed record RunMetadataPatch(string? ProgressJson, string? MetadataKey, string? MetadataValueJson, IReadOnlyList<string>? AddTags);

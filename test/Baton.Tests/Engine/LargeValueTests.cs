@@ -146,6 +146,33 @@ public abstract class LargeValueTests : EngineTests
         Assert.Equal(big, (await host.Client.GetStepOutputAsync(rerun.Id, "extract"))!.Value.GetString());
     }
 
+    [Fact]
+    public async Task InvokedChild_LargeOutput_IsOwnedByTheParentThatKeepsItInItsJournal()
+    {
+        using var storage = NewStorage();
+        var big = Response(4);
+        await using var host = await StartAsync(
+            b => b
+                .AddFunction<object>("writer", null, async ctx => await ctx.Step.Run("write", () => big))
+                .AddFunction<object>("editor", null, async ctx =>
+                {
+                    var draft = await ctx.Step.Invoke<string>("draft", "writer");
+                    return await ctx.Step.Run("check", () => draft == big);
+                }),
+            storage);
+
+        var parent = await host.WaitAsync(await host.Client.TriggerAsync("editor"));
+
+        Assert.True(parent.GetOutput<bool>());
+        var child = Assert.Single((await host.Client.ListRunsAsync(new RunQuery { FunctionId = "writer" })).Runs);
+        Assert.Equal(big, (await host.Client.GetRunAsync(child.Id))!.GetOutput<string>());
+        Assert.Equal(big, (await host.Client.GetStepOutputAsync(parent.Id, "draft"))!.Value.GetString());
+
+        // The child's output lives as long as the parent's journal that reads it: it is the parent's to delete.
+        Assert.Equal(1, storage.Scalar($"SELECT COUNT(*) FROM large_values WHERE run_id = '{child.Id}'"));
+        Assert.Equal(1, storage.Scalar($"SELECT COUNT(*) FROM large_values WHERE run_id = '{parent.Id}'"));
+    }
+
     public sealed class OnSqlite : LargeValueTests
     {
         protected override TestStorage NewStorage() => new SqliteTestStorage();
