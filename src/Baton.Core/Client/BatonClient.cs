@@ -70,7 +70,7 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
         // Only what had completed before the step is kept; the step itself and everything after it run again.
         var newRunId = Ids.New(engine.Time);
         var kept = new List<StepRecord>();
-        foreach (var step in steps.Take(at).Where(s => s.Status == StepStatus.Completed))
+        foreach (var step in steps.Take(at).Select(s => SleepOver(s, engine.Time.GetUtcNow())).Where(s => s.Status == StepStatus.Completed))
         {
             kept.Add(step with { OutputJson = await engine.LargeValues.CopyAsync(step.OutputJson, newRunId, cancellationToken).ConfigureAwait(false) });
         }
@@ -125,7 +125,7 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
         }
 
         var steps = await engine.Storage.Runs.GetStepsAsync(runId, cancellationToken).ConfigureAwait(false);
-        var info = ToInfo(run, steps);
+        var info = ToInfo(run, steps, engine.Time.GetUtcNow());
         if (info.OutputBytes is not null)
         {
             try
@@ -214,7 +214,10 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
         }
     }
 
-    private static RunInfo ToInfo(RunRecord run, IReadOnlyList<StepRecord> steps)
+    /// <remarks>
+    /// A sleep whose due time has passed is reported as completed then: the engine writes nothing when it wakes.
+    /// </remarks>
+    private static RunInfo ToInfo(RunRecord run, IReadOnlyList<StepRecord> steps, DateTimeOffset now)
     {
         using var input = JsonDocument.Parse(run.InputJson);
         return new RunInfo
@@ -234,7 +237,7 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
             Tags = run.Tags,
             Progress = run.ProgressJson is { } progress ? JsonSerializer.Deserialize<RunProgress>(progress, JsonSerializerOptions.Web) : null,
             Metadata = ParseOrNull(run.MetadataJson),
-            Steps = [.. steps.Select(s => new StepInfo
+            Steps = [.. steps.Select(s => SleepOver(s, now)).Select(s => new StepInfo
             {
                 Id = s.Key,
                 Kind = s.Kind,
@@ -249,6 +252,12 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
             })],
         };
     }
+
+    /// <summary>A persisted sleep whose due time has passed, as the completed step it is.</summary>
+    private static StepRecord SleepOver(StepRecord step, DateTimeOffset now) =>
+        step is { Kind: StepKind.Sleep, Status: StepStatus.Waiting, WakeAt: { } due } && due <= now
+            ? step with { Status = StepStatus.Completed, EndedAt = due }
+            : step;
 
     private static JsonElement? ParseOrNull(string? json)
     {
@@ -414,7 +423,7 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
         var runs = await engine.Storage.Runs.ListAsync(
             new RunFilter(query.FunctionId, query.Status, query.Tag, query.EventId, query.From, query.To, afterAt, afterId, query.Limit + 1),
             cancellationToken).ConfigureAwait(false);
-        var page = runs.Take(query.Limit).Select(r => ToInfo(r, [])).ToList();
+        var page = runs.Take(query.Limit).Select(r => ToInfo(r, [], engine.Time.GetUtcNow())).ToList();
         return new RunPage(page, runs.Count > query.Limit ? RunCursor.After(page[^1].CreatedAt, page[^1].Id) : null);
     }
 

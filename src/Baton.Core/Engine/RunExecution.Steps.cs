@@ -187,8 +187,9 @@ internal sealed partial class RunExecution
     public async Task SleepAsync(string id, Func<DateTimeOffset, DateTimeOffset> dueFrom)
     {
         var (key, recorded) = ReserveKey(id, StepKind.Sleep);
-        if (recorded?.Status == StepStatus.Completed)
+        if (recorded?.Status == StepStatus.Completed || recorded is { Status: StepStatus.Waiting, WakeAt: { } passed } && passed <= _engine.Time.GetUtcNow())
         {
+            // A persisted sleep whose due time has passed is over: that time says when it ended, so waking writes nothing.
             return;
         }
 
@@ -206,11 +207,17 @@ internal sealed partial class RunExecution
             // The due time is fixed when the run first reaches the sleep and persisted before waiting, so replays and
             // restarts wake at the same moment.
             var due = recorded?.WakeAt ?? dueFrom(now);
-            done = recorded is not null || due <= now
-                || await CheckpointAsync(new StepRecord(key, StepKind.Sleep, StepStatus.Waiting, null, null, 0, started, null, due)).ConfigureAwait(false);
-            done = done
-                && await WaitUntilAsync(due, RunStatus.Waiting).ConfigureAwait(false)
-                && await CheckpointAsync(new StepRecord(key, StepKind.Sleep, StepStatus.Completed, null, null, 0, started, _engine.Time.GetUtcNow(), due)).ConfigureAwait(false);
+            if (recorded is null && due <= now)
+            {
+                // Already due (a zero sleep, a time in the past): recorded as completed, so a replay does not sleep again.
+                done = await CheckpointAsync(new StepRecord(key, StepKind.Sleep, StepStatus.Completed, null, null, 0, started, now, due)).ConfigureAwait(false);
+            }
+            else
+            {
+                done = (recorded is not null
+                        || await CheckpointAsync(new StepRecord(key, StepKind.Sleep, StepStatus.Waiting, null, null, 0, started, null, due)).ConfigureAwait(false))
+                    && await WaitUntilAsync(due, RunStatus.Waiting).ConfigureAwait(false);
+            }
         }
         finally
         {

@@ -39,6 +39,34 @@ public abstract class WorkerLifecycleTests : EngineTests
         Assert.Equal(1, counter["before"]);
         Assert.Equal(1, counter["after"]);
         Assert.True(run.EndedAt >= Start.AddDays(1));
+
+        // Waking wrote nothing for the sleep: its persisted due time says it is over, and the client reports it so.
+        Assert.Equal((long)StepStatus.Waiting, storage.Scalar("SELECT status FROM steps WHERE key = 'nap'"));
+        var nap = run.Steps.Single(s => s.Id == "nap");
+        Assert.Equal((StepStatus.Completed, Start.AddDays(1)), (nap.Status, nap.EndedAt));
+    }
+
+    [Fact]
+    public async Task Sleep_AlreadyDue_IsRecordedAsCompleted_AndDoesNotSleepAgainOnReplay()
+    {
+        var time = new FakeTimeProvider(Start);
+        var counter = new Counter();
+        await using var host = await StartAsync(b => b.AddFunction<object>("no-nap", null, async ctx =>
+        {
+            await ctx.Step.SleepUntil("past", Start.AddDays(-1));
+            await ctx.Step.Sleep("long", TimeSpan.FromHours(1));
+            counter.Hit("after");
+        }), time: time);
+
+        var runId = await host.Client.TriggerAsync("no-nap");
+        await TestHost.EventuallyAsync(async () => await host.StatusAsync(runId) == RunStatus.Waiting, "the run sleeps the hour");
+        await TestHost.AdvanceUntilAsync(time, TimeSpan.FromHours(1), async () => (await host.StatusAsync(runId)).IsTerminal());
+
+        var run = await host.WaitAsync(runId);
+        Assert.Equal(RunStatus.Completed, run.Status);
+        Assert.Equal(1, counter["after"]);
+        Assert.Equal(StepStatus.Completed, run.Steps.Single(s => s.Id == "past").Status);
+        Assert.True(run.EndedAt < Start.AddHours(1).AddMinutes(5), $"the replay slept again: ended at {run.EndedAt}");
     }
 
     [Fact]
