@@ -73,8 +73,9 @@ public sealed class DashboardFixture : IAsyncLifetime
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotDirectory, name + ".png"), FullPage = true });
 
     /// <summary>
-    /// An app with four functions: <c>greet</c> (two steps), <c>review</c> (waits for <c>doc/approved</c> of its id),
-    /// <c>digest</c> (takes events three at a time) and <c>flaky</c> (fails without retrying); with <paramref name="keys"/>, the API and dashboard need one of them.
+    /// An app with five functions: <c>greet</c> (two steps), <c>review</c> (waits for <c>doc/approved</c> of its id),
+    /// <c>digest</c> (takes events three at a time), <c>long-answer</c> (a result of ~400 KB, stored out of line, and
+    /// progress) and <c>flaky</c> (fails without retrying); with <paramref name="keys"/>, the API and dashboard need one of them.
     /// </summary>
     public static async Task<WebApplication> StartAppAsync(string databasePath, IReadOnlyList<string>? keys)
     {
@@ -95,6 +96,16 @@ public sealed class DashboardFixture : IAsyncLifetime
             })
             .AddFunction<Greeting>("digest", f => f.TriggerOn("demo/digest").BatchEvents(3, TimeSpan.FromMinutes(10)), async ctx =>
                 (object?)await ctx.Step.Run("join", () => string.Join(",", ctx.Events.Select(e => e.Data.Name))))
+            .AddFunction<Greeting>("long-answer", f => f.TriggerOn("demo/long-answer"), async ctx =>
+            {
+                var answer = await ctx.Step.Run("generate", async () =>
+                {
+                    await ctx.Metadata.SetProgressAsync(0.75, "writing the last section");
+                    await ctx.Metadata.SetAsync("model", "test-model");
+                    return string.Concat(Enumerable.Range(0, 20_000).Select(i => $"line {i} of {ctx.Event.Data.Name}\n"));
+                });
+                return (object?)answer.Length;
+            })
             .AddFunction<Greeting>("flaky", f => f.TriggerOn("demo/flaky"), async ctx =>
                 (object?)await ctx.Step.Run("boom", () => ctx.Event.Data.Name == "ok" ? "fine" : throw new NonRetriableException($"cannot greet {ctx.Event.Data.Name}"))));
         if (keys is not null)

@@ -95,6 +95,27 @@ public sealed class DashboardTests(DashboardFixture fixture)
     }
 
     [Fact]
+    public async Task RunDetail_ShowsProgressAndMetadata_AndLoadsALargeResultOnlyWhenAsked()
+    {
+        var sent = await fixture.Client.SendAsync(new BatonEvent("demo/long-answer", new { name = "essay" }));
+        await fixture.Client.WaitForRunAsync(sent.RunIds[0], DashboardFixture.Timeout);
+
+        var page = await OpenAsync($"#/runs/{sent.RunIds[0]}");
+        await Expect(page.Locator("[data-progress]")).ToContainTextAsync("75% · writing the last section");
+        await Expect(page.GetByLabel("Run metadata")).ToContainTextAsync("\"model\": \"test-model\"");
+
+        var step = page.Locator("details[data-step='generate']");
+        await step.Locator("summary").ClickAsync();
+        var load = step.Locator("[data-action='load-output']");
+        await Expect(load).ToContainTextAsync("stored out of line");
+        await Expect(step.Locator("pre.json")).ToHaveCountAsync(0);
+        await load.ClickAsync();
+        await Expect(step.GetByLabel("Output of generate")).ToContainTextAsync("line 0 of essay");
+        await Expect(step.GetByRole(AriaRole.Button, new() { Name = "Show all" })).ToBeVisibleAsync();
+        await DashboardFixture.ScreenshotAsync(page, "run-large-output");
+    }
+
+    [Fact]
     public async Task CancelButton_CancelsAWaitingRun_AndTheRunIsCancelledInStorage()
     {
         var sent = await fixture.Client.SendAsync(new BatonEvent("doc/review", new { id = Guid.NewGuid().ToString("N") }));

@@ -156,9 +156,12 @@
 
   // A JSON value as text; a very large one is cut, with a button that shows all of it.
   function jsonBlock(value, label) {
-    const text = value === undefined ? 'undefined' : JSON.stringify(value, null, 2);
+    // Long or multi-line strings (an LLM's answer) read as text, not as one escaped JSON line.
+    const prose = typeof value === 'string' && (value.length > 200 || value.includes('\n'));
+    const text = value === undefined ? 'undefined' : prose ? value : JSON.stringify(value, null, 2);
     const limit = 20000;
-    const pre = h('pre', { class: 'json', 'aria-label': label || 'JSON' }, text.length > limit ? text.slice(0, limit) : text);
+    const pre = h('pre', { class: prose ? 'json prose' : 'json', 'aria-label': label || 'JSON', title: prose ? `text, ${value.length} characters` : null },
+      text.length > limit ? text.slice(0, limit) : text);
     if (text.length <= limit) return pre;
     const more = h('button', {
       type: 'button',
