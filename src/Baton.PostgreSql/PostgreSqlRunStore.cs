@@ -226,6 +226,8 @@ internal sealed class PostgreSqlRunStore(PostgreSqlDatabase database) : IRunStor
                     WITH old AS (SELECT id FROM {s}.runs WHERE ended_at < @cutoff LIMIT @n),
                     steps AS (DELETE FROM {s}.steps WHERE run_id IN (SELECT id FROM old)),
                     large AS (DELETE FROM {s}.large_values WHERE run_id IN (SELECT id FROM old)),
+                    orphans AS (DELETE FROM {s}.large_values WHERE id IN (
+                        SELECT id FROM {s}.large_values v WHERE created_at < @cutoff AND NOT EXISTS (SELECT 1 FROM {s}.runs r WHERE r.id = v.run_id) LIMIT @n)),
                     runs AS (DELETE FROM {s}.runs WHERE id IN (SELECT id FROM old) RETURNING 1),
                     events AS (DELETE FROM {s}.events WHERE id IN (SELECT id FROM {s}.events WHERE received_at < @cutoff LIMIT @n) RETURNING 1),
                     keys AS (DELETE FROM {s}.idempotency WHERE (function_id, key) IN (SELECT function_id, key FROM {s}.idempotency WHERE expires_at < @cutoff LIMIT @n))

@@ -177,6 +177,7 @@ internal static class PostgreSqlSchema
             data bytea NOT NULL,
             created_at bigint NOT NULL);
         CREATE INDEX large_values_run ON {s}.large_values (run_id);
+        CREATE INDEX large_values_created ON {s}.large_values (created_at, run_id);
         ALTER TABLE {s}.runs ADD COLUMN progress text, ADD COLUMN metadata text;
         """,
     ];

@@ -164,6 +164,12 @@ internal sealed class SqliteRunStore(SqliteDatabase database) : IRunStore
             var json = System.Text.Json.JsonSerializer.Serialize(ids);
             w.Command("DELETE FROM steps WHERE run_id IN (SELECT value FROM json_each(@ids));").With("@ids", json).ExecuteNonQuery();
             w.Command("DELETE FROM large_values WHERE run_id IN (SELECT value FROM json_each(@ids));").With("@ids", json).ExecuteNonQuery();
+
+            // A value whose run never came to be (its creation failed after the value was written) goes once it is old.
+            w.Command("""
+                DELETE FROM large_values WHERE id IN (
+                    SELECT id FROM large_values v WHERE created_at < @cutoff AND NOT EXISTS (SELECT 1 FROM runs WHERE runs.id = v.run_id) LIMIT @n);
+                """).With("@cutoff", Ms(cutoff)).With("@n", batchSize).ExecuteNonQuery();
             var runs = w.Command("DELETE FROM runs WHERE id IN (SELECT value FROM json_each(@ids));").With("@ids", json).ExecuteNonQuery();
             var events = w.Command("DELETE FROM events WHERE id IN (SELECT id FROM events WHERE received_at < @cutoff LIMIT @n);")
                 .With("@cutoff", Ms(cutoff)).With("@n", batchSize).ExecuteNonQuery();

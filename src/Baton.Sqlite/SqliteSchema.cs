@@ -176,6 +176,7 @@ internal static class SqliteSchema
             data BLOB NOT NULL,
             created_at INTEGER NOT NULL);
         CREATE INDEX large_values_run ON large_values(run_id);
+        CREATE INDEX large_values_created ON large_values(created_at, run_id);
         ALTER TABLE runs ADD COLUMN progress TEXT;
         ALTER TABLE runs ADD COLUMN metadata TEXT;
         """,

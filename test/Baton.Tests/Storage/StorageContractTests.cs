@@ -305,8 +305,12 @@ public abstract class StorageContractTests : IAsyncLifetime
         var leases = (await Storage.Queue.ClaimAsync("w", ["f"], 2, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), null, default)).ToDictionary(c => c.Lease.RunId, c => c.Lease);
         await Storage.Queue.CheckpointAsync(leases["ended"], Step("s"), default);
         await Storage.Queue.CompleteAsync(leases["ended"], new RunCompletion(RunStatus.Completed, "1", null, Start, []), default);
+        await Storage.Runs.StoreLargeValueAsync("v-ended", "ended", [1, 2, 3], 3, default);
+        await Storage.Runs.StoreLargeValueAsync("v-unfinished", "unfinished", [4], 1, default);
+        await Storage.Runs.StoreLargeValueAsync("v-orphan", "never-created", [5], 1, default);
 
         Time.Advance(TimeSpan.FromDays(10));
+        await Storage.Runs.StoreLargeValueAsync("v-new-orphan", "being-created", [6], 1, default);
         await Storage.Events.AppendAsync([new EventAppend(Event("new-event"), [])], default);
         var deleted = await Storage.Runs.PurgeAsync(Time.GetUtcNow() - TimeSpan.FromDays(7), 100, default);
 
@@ -316,6 +320,12 @@ public abstract class StorageContractTests : IAsyncLifetime
         Assert.Null(await Storage.Events.GetAsync("old-event", default));
         Assert.NotNull(await Storage.Events.GetAsync("new-event", default));
         Assert.NotNull(await Storage.Runs.GetAsync("unfinished", default));
+
+        // Large values go with their run; one whose run never came to be goes once it is older than the cutoff.
+        Assert.Null(await Storage.Runs.LoadLargeValueAsync("v-ended", default));
+        Assert.Null(await Storage.Runs.LoadLargeValueAsync("v-orphan", default));
+        Assert.Equal([4], await Storage.Runs.LoadLargeValueAsync("v-unfinished", default));
+        Assert.Equal([6], await Storage.Runs.LoadLargeValueAsync("v-new-orphan", default));
         Assert.Equal(0, await Storage.Runs.PurgeAsync(Time.GetUtcNow() - TimeSpan.FromDays(7), 100, default));
     }
 
