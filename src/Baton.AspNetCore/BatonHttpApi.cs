@@ -419,7 +419,7 @@ public static partial class BatonHttpApi
         events = run.Events,
         output = run.Output,
         outputBytes = run.OutputBytes,
-        error = run.Error is { } e ? new { type = e.Type, message = e.Message, stack = e.StackTrace } : null,
+        error = ErrorJson(run.Error),
         attempt = run.Attempt,
         createdAt = run.CreatedAt,
         startedAt = run.StartedAt,
@@ -435,7 +435,7 @@ public static partial class BatonHttpApi
             attempts = s.Attempts,
             output = s.Output,
             outputBytes = s.OutputBytes,
-            error = s.Error is { } se ? new { type = se.Type, message = se.Message, stack = se.StackTrace } : null,
+            error = ErrorJson(s.Error),
             startedAt = s.StartedAt,
             endedAt = s.EndedAt,
             wakeAt = s.WakeAt,
@@ -443,6 +443,8 @@ public static partial class BatonHttpApi
             childRunIds = s.ChildRunIds,
         }),
     };
+
+    private static object? ErrorJson(RunError? error) => error is null ? null : new { type = error.Type, message = error.Message, stack = error.StackTrace };
 
     /// <summary>A query parameter's value, or null when it is absent or empty.</summary>
     private static string? QueryText(HttpRequest request, string name) =>

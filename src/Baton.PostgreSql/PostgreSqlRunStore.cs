@@ -68,11 +68,9 @@ internal sealed class PostgreSqlRunStore(PostgreSqlDatabase database) : IRunStor
         }));
     }
 
-    private const string RunColumns = "id, function_id, status, input, output, error, attempt, created_at, started_at, ended_at, tags, progress, metadata";
-
     public async Task<RunRecord?> GetAsync(string runId, CancellationToken cancellationToken)
     {
-        var (connection, command) = await database.ReadAsync($"SELECT {RunColumns} FROM {database.Schema}.runs WHERE id = @id;", cancellationToken).ConfigureAwait(false);
+        var (connection, command) = await database.ReadAsync($"SELECT {RunRows.Columns} FROM {database.Schema}.runs WHERE id = @id;", cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         await using (command.ConfigureAwait(false))
         {
@@ -84,7 +82,7 @@ internal sealed class PostgreSqlRunStore(PostgreSqlDatabase database) : IRunStor
     public async Task<IReadOnlyList<RunRecord>> ListAsync(RunFilter filter, CancellationToken cancellationToken)
     {
         var (connection, command) = await database.ReadAsync($"""
-            SELECT {RunColumns} FROM {database.Schema}.runs
+            SELECT {RunRows.Columns} FROM {database.Schema}.runs
             WHERE (@fn::text IS NULL OR function_id = @fn) AND (@status::int IS NULL OR status = @status)
               AND (@event::text IS NULL OR event_id = @event)
               AND (@tag::text IS NULL OR tags::jsonb ? @tag)
@@ -197,22 +195,7 @@ internal sealed class PostgreSqlRunStore(PostgreSqlDatabase database) : IRunStor
         var runs = new List<RunRecord>();
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            runs.Add(new RunRecord(
-                reader.GetString(0),
-                reader.GetString(1),
-                (RunStatus)reader.GetInt32(2),
-                reader.GetString(3),
-                StringOrNull(reader, 4),
-                ErrorFromDb(reader, 5),
-                reader.GetInt32(6),
-                Time0(reader.GetInt64(7)),
-                TimeOrNull(reader, 8),
-                TimeOrNull(reader, 9))
-            {
-                Tags = reader.IsDBNull(10) ? [] : System.Text.Json.JsonSerializer.Deserialize<string[]>(reader.GetString(10)) ?? [],
-                ProgressJson = StringOrNull(reader, 11),
-                MetadataJson = StringOrNull(reader, 12),
-            });
+            runs.Add(RunRows.Read(reader));
         }
 
         return runs;

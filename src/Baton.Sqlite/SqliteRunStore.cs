@@ -11,13 +11,11 @@ internal sealed class SqliteRunStore(SqliteDatabase database) : IRunStore
             // Rate limits drop only runs started by events; runs created here are started by id, so each has an id.
             [.. runs.Select(run => SqliteWrites.InsertRun(w, run) ?? run.Id)]);
 
-    private const string RunColumns = "id, function_id, status, input, output, error, attempt, created_at, started_at, ended_at, tags, progress, metadata";
-
     public Task<RunRecord?> GetAsync(string runId, CancellationToken cancellationToken)
     {
         using var connection = database.OpenRead();
         using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {RunColumns} FROM runs WHERE id = @id;";
+        command.CommandText = $"SELECT {RunRows.Columns} FROM runs WHERE id = @id;";
         command.With("@id", runId);
         return Task.FromResult(ReadRuns(command).SingleOrDefault());
     }
@@ -27,7 +25,7 @@ internal sealed class SqliteRunStore(SqliteDatabase database) : IRunStore
         using var connection = database.OpenRead();
         using var command = connection.CreateCommand();
         command.CommandText = $"""
-            SELECT {RunColumns} FROM runs
+            SELECT {RunRows.Columns} FROM runs
             WHERE (@fn IS NULL OR function_id = @fn) AND (@status IS NULL OR status = @status)
               AND (@event IS NULL OR event_id = @event)
               AND (@tag IS NULL OR EXISTS (SELECT 1 FROM json_each(runs.tags) WHERE value = @tag))
@@ -128,22 +126,7 @@ internal sealed class SqliteRunStore(SqliteDatabase database) : IRunStore
         var runs = new List<RunRecord>();
         while (reader.Read())
         {
-            runs.Add(new RunRecord(
-                reader.GetString(0),
-                reader.GetString(1),
-                (RunStatus)reader.GetInt32(2),
-                reader.GetString(3),
-                StringOrNull(reader, 4),
-                ErrorFromDb(reader, 5),
-                reader.GetInt32(6),
-                Time0(reader.GetInt64(7)),
-                TimeOrNull(reader, 8),
-                TimeOrNull(reader, 9))
-            {
-                Tags = reader.IsDBNull(10) ? [] : System.Text.Json.JsonSerializer.Deserialize<string[]>(reader.GetString(10)) ?? [],
-                ProgressJson = StringOrNull(reader, 11),
-                MetadataJson = StringOrNull(reader, 12),
-            });
+            runs.Add(RunRows.Read(reader));
         }
 
         return runs;

@@ -680,6 +680,16 @@
     setLive(false, alive);
   }
 
+  // Pause or Resume for what lives at `path` (a schedule, a queue), then `reload`.
+  function pauseToggle(path, paused, reload) {
+    return h('button', {
+      type: 'button',
+      onclick: async () => {
+        try { await api(`${path}/${paused ? 'resume' : 'pause'}`, 'POST'); await reload(); } catch (e) { toast(e.message, true); }
+      },
+    }, paused ? 'Resume' : 'Pause');
+  }
+
   async function schedulesPage(params, alive) {
     let last = '';
     const load = async () => {
@@ -691,12 +701,7 @@
         h('td', {}, h('code', {}, s.cron), ' ', h('span', { class: 'muted' }, s.timeZone)),
         h('td', {}, s.paused ? h('span', { class: 'badge s-cancelled' }, 'paused') : timeCell(s.nextAt)),
         h('td', {}, s.fromCode ? 'code' : 'client', s.externalId ? [' · ', h('span', { class: 'mono' }, s.externalId)] : null),
-        h('td', {}, h('button', {
-          type: 'button',
-          onclick: async () => {
-            try { await api(`schedules/${enc(s.id)}/${s.paused ? 'resume' : 'pause'}`, 'POST'); await load(); } catch (e) { toast(e.message, true); }
-          },
-        }, s.paused ? 'Resume' : 'Pause'))));
+        h('td', {}, pauseToggle(`schedules/${enc(s.id)}`, s.paused, load))));
       fill(main, h('h1', {}, 'Schedules'), list.length
         ? h('table', { 'aria-label': 'Schedules' }, h('thead', {}, h('tr', {}, h('th', {}, 'Function'), h('th', {}, 'Cron'), h('th', {}, 'Next'), h('th', {}, 'From'), h('th', {}, ''))), h('tbody', {}, rows))
         : empty('No schedules: TriggerOnCron(...) in code, or POST /api/v1/schedules, creates one.'));
@@ -715,12 +720,7 @@
       const rows = list.map(q => h('tr', { 'data-queue': q.name },
         h('td', {}, h('code', {}, q.name), q.paused ? [' ', h('span', { class: 'badge s-cancelled' }, 'paused')] : null),
         h('td', { class: 'num' }, q.ready), h('td', { class: 'num' }, q.running), h('td', { class: 'num' }, q.later),
-        h('td', {}, h('button', {
-          type: 'button',
-          onclick: async () => {
-            try { await api(`queues/${enc(q.name)}/${q.paused ? 'resume' : 'pause'}`, 'POST'); await load(); } catch (e) { toast(e.message, true); }
-          },
-        }, q.paused ? 'Resume' : 'Pause'))));
+        h('td', {}, pauseToggle(`queues/${enc(q.name)}`, q.paused, load))));
       fill(main, h('h1', {}, 'Queues'), list.length
         ? h('table', { 'aria-label': 'Queues' }, h('thead', {}, h('tr', {}, h('th', {}, 'Queue'), h('th', { class: 'num' }, 'Ready'), h('th', { class: 'num' }, 'Running'), h('th', { class: 'num' }, 'Later'), h('th', {}, ''))), h('tbody', {}, rows))
         : empty('No unfinished runs in any queue.'));

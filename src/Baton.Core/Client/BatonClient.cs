@@ -69,8 +69,9 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
 
         // Only what had completed before the step is kept; the step itself and everything after it run again.
         var newRunId = Ids.New(engine.Time);
+        var now = engine.Time.GetUtcNow();
         var kept = new List<StepRecord>();
-        foreach (var step in steps.Take(at).Select(s => SleepOver(s, engine.Time.GetUtcNow())).Where(s => s.Status == StepStatus.Completed))
+        foreach (var step in steps.Take(at).Select(s => SleepOver(s, now)).Where(s => s.Status == StepStatus.Completed))
         {
             kept.Add(step with { OutputJson = await engine.LargeValues.CopyAsync(step.OutputJson, newRunId, cancellationToken).ConfigureAwait(false) });
         }
@@ -423,7 +424,8 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
         var runs = await engine.Storage.Runs.ListAsync(
             new RunFilter(query.FunctionId, query.Status, query.Tag, query.EventId, query.From, query.To, afterAt, afterId, query.Limit + 1),
             cancellationToken).ConfigureAwait(false);
-        var page = runs.Take(query.Limit).Select(r => ToInfo(r, [], engine.Time.GetUtcNow())).ToList();
+        var now = engine.Time.GetUtcNow();
+        var page = runs.Take(query.Limit).Select(r => ToInfo(r, [], now)).ToList();
         return new RunPage(page, runs.Count > query.Limit ? RunCursor.After(page[^1].CreatedAt, page[^1].Id) : null);
     }
 

@@ -203,10 +203,8 @@ public sealed class BatonHttpClient : IBatonClient
     public async Task<RunPage> ListRunsAsync(RunQuery query, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(query);
-        var text = Query(
-            ("functionId", query.FunctionId), ("status", query.Status?.ToWireName()), ("tag", query.Tag), ("eventId", query.EventId),
-            ("from", query.From?.ToString("O", CultureInfo.InvariantCulture)), ("to", query.To?.ToString("O", CultureInfo.InvariantCulture)),
-            ("limit", query.Limit.ToString(CultureInfo.InvariantCulture)), ("cursor", query.Cursor));
+        var text = Query([.. RunFilter(query),
+            ("status", query.Status?.ToWireName()), ("limit", query.Limit.ToString(CultureInfo.InvariantCulture)), ("cursor", query.Cursor)]);
         var page = await CallAsync(HttpMethod.Get, "api/v1/runs" + text, null, cancellationToken).ConfigureAwait(false);
         return new RunPage([.. page.GetProperty("runs").EnumerateArray().Select(ToRun)], page.GetProperty("nextCursor").GetString());
     }
@@ -222,10 +220,7 @@ public sealed class BatonHttpClient : IBatonClient
     public async Task<IReadOnlyDictionary<RunStatus, long>> CountRunsAsync(RunQuery query, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(query);
-        var text = Query(
-            ("functionId", query.FunctionId), ("tag", query.Tag), ("eventId", query.EventId),
-            ("from", query.From?.ToString("O", CultureInfo.InvariantCulture)), ("to", query.To?.ToString("O", CultureInfo.InvariantCulture)));
-        var result = await CallAsync(HttpMethod.Get, "api/v1/runs/counts" + text, null, cancellationToken).ConfigureAwait(false);
+        var result = await CallAsync(HttpMethod.Get, "api/v1/runs/counts" + Query(RunFilter(query)), null, cancellationToken).ConfigureAwait(false);
         return result.GetProperty("counts").EnumerateObject()
             .Where(c => c.Value.GetInt64() > 0)
             .ToDictionary(c => RunStatusExtensions.FromWireName(c.Name), c => c.Value.GetInt64());
@@ -401,6 +396,13 @@ public sealed class BatonHttpClient : IBatonClient
         ArgumentException.ThrowIfNullOrEmpty(segment);
         return Uri.EscapeDataString(segment);
     }
+
+    /// <summary>The query parameters that select runs, shared by the list and the counts.</summary>
+    private static (string Name, string? Value)[] RunFilter(RunQuery query) =>
+    [
+        ("functionId", query.FunctionId), ("tag", query.Tag), ("eventId", query.EventId),
+        ("from", query.From?.ToString("O", CultureInfo.InvariantCulture)), ("to", query.To?.ToString("O", CultureInfo.InvariantCulture)),
+    ];
 
     private static string Query(params (string Name, string? Value)[] parameters)
     {

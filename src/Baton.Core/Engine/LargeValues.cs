@@ -53,9 +53,7 @@ internal sealed class LargeValues(BatonEngine engine)
             return json;
         }
 
-        var id = Ids.New(engine.Time);
-        await engine.Storage.Runs.StoreLargeValueAsync(id, runId, Compress(json), bytes, CancellationToken.None).ConfigureAwait(false);
-        return $"{Prefix}{id}:{bytes.ToString(CultureInfo.InvariantCulture)}";
+        return await StoreAsync(runId, Compress(json), bytes, CancellationToken.None).ConfigureAwait(false);
     }
 
     /// <summary>The JSON <paramref name="stored"/> stands for: itself, or the value it refers to, read now.</summary>
@@ -67,9 +65,7 @@ internal sealed class LargeValues(BatonEngine engine)
             return stored;
         }
 
-        var compressed = await engine.Storage.Runs.LoadLargeValueAsync(id, cancellationToken).ConfigureAwait(false)
-            ?? throw new BatonException($"The large value '{id}' is gone: it was deleted with the run that produced it (history retention).");
-        return Decompress(compressed);
+        return Decompress(await LoadAsync(id, cancellationToken).ConfigureAwait(false));
     }
 
     /// <summary>A reference for run <paramref name="runId"/> to a copy of the value <paramref name="stored"/> refers to (or it, when inline).</summary>
@@ -81,12 +77,20 @@ internal sealed class LargeValues(BatonEngine engine)
             return stored;
         }
 
-        var compressed = await engine.Storage.Runs.LoadLargeValueAsync(id, cancellationToken).ConfigureAwait(false)
-            ?? throw new BatonException($"The large value '{id}' is gone: it was deleted with the run that produced it (history retention).");
-        var copy = Ids.New(engine.Time);
-        await engine.Storage.Runs.StoreLargeValueAsync(copy, runId, compressed, bytes, cancellationToken).ConfigureAwait(false);
-        return $"{Prefix}{copy}:{bytes.ToString(CultureInfo.InvariantCulture)}";
+        return await StoreAsync(runId, await LoadAsync(id, cancellationToken).ConfigureAwait(false), bytes, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>Stores a compressed value under a new id for <paramref name="runId"/> and returns the reference to it.</summary>
+    private async Task<string> StoreAsync(string runId, byte[] compressed, long bytes, CancellationToken cancellationToken)
+    {
+        var id = Ids.New(engine.Time);
+        await engine.Storage.Runs.StoreLargeValueAsync(id, runId, compressed, bytes, cancellationToken).ConfigureAwait(false);
+        return $"{Prefix}{id}:{bytes.ToString(CultureInfo.InvariantCulture)}";
+    }
+
+    private async Task<byte[]> LoadAsync(string id, CancellationToken cancellationToken) =>
+        await engine.Storage.Runs.LoadLargeValueAsync(id, cancellationToken).ConfigureAwait(false)
+            ?? throw new BatonException($"The large value '{id}' is gone: it was deleted with the run that produced it (history retention).");
 
     private static byte[] Compress(string json)
     {

@@ -1,11 +1,8 @@
 using System.Net;
 using System.Text.Json;
-using Baton.AspNetCore;
 using Baton.Tests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Baton.Tests.Http;
 
@@ -29,12 +26,8 @@ public abstract class DashboardQueriesTests
     private async Task<(WebApplication App, HttpClient Http, TestStorage Storage)> StartAsync()
     {
         var storage = NewStorage();
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        builder.Services.AddBaton(b =>
+        var (app, http) = await BatonWebApp.StartAsync(storage, b =>
         {
-            storage.Configure(b);
             b.AddFunction<Doc>("greet", f =>
             {
                 f.TriggerOn("doc/uploaded");
@@ -79,10 +72,7 @@ public abstract class DashboardQueriesTests
             b.AddFunction<Doc>("approve", f => f.TriggerOn("doc/review"), async ctx =>
                 (object?)await ctx.Step.WaitForEvent<JsonElement>("approval", "doc/approved", TimeSpan.FromHours(1), match: "data.title"));
         });
-        var app = builder.Build();
-        app.MapGroup("/baton").MapBaton();
-        await app.StartAsync();
-        return (app, new HttpClient { BaseAddress = new Uri(app.Urls.First() + "/baton/"), Timeout = TestHost.Timeout }, storage);
+        return (app, http, storage);
     }
 
     private static async Task<JsonElement> GetAsync(HttpClient http, string path)

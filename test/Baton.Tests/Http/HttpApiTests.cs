@@ -1,12 +1,9 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
-using Baton.AspNetCore;
 using Baton.Tests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Baton.Tests.Http;
 
@@ -21,21 +18,13 @@ public abstract class HttpApiTests
     private async Task<(WebApplication App, HttpClient Http, TestStorage Storage)> StartAsync()
     {
         var storage = NewStorage();
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        builder.Services.AddBaton(b =>
+        var (app, http) = await BatonWebApp.StartAsync(storage, b =>
         {
-            storage.Configure(b);
             b.AddFunction<Doc>("greet", f => f.TriggerOn("doc/uploaded"), async ctx =>
                 (object?)await ctx.Step.Run("hello", () => ctx.Event.Data.Fail ? throw new NonRetriableException("asked to fail") : $"hello {ctx.Event.Data.Title}"));
             b.AddFunction<Doc>("approve", null, async ctx =>
                 (object?)await ctx.Step.WaitForEvent<JsonElement>("approval", "doc/approved", TimeSpan.FromHours(1)));
         });
-        var app = builder.Build();
-        app.MapGroup("/baton").MapBaton();
-        await app.StartAsync();
-        var http = new HttpClient { BaseAddress = new Uri(app.Urls.First() + "/baton/"), Timeout = TestHost.Timeout };
         return (app, http, storage);
     }
 
