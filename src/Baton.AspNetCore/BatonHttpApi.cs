@@ -145,6 +145,7 @@ public static partial class BatonHttpApi
             id = e.Id,
             name = e.Name,
             data = e.Data,
+            dataBytes = e.DataBytes,
             ts = e.Timestamp.ToUnixTimeMilliseconds(),
             receivedAt = e.ReceivedAt,
             runIds = e.RunIds,

@@ -408,28 +408,54 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
         }
 
         // Look-back: events already stored that match decide first (conditions are evaluated in .NET between the rounds).
+        // Events whose data is stored out of line are read back, in a round of their own, and matched here.
         var earlier = new PgCommand($"""
                 SELECT id, name, data, ts, received_at FROM {S}.events
                 WHERE name = @name AND received_at >= @from
-                  AND (@path IS NULL OR {S}.match_value(data, @path) = {S}.match_value(@trigger, @path))
+                  AND (@path IS NULL OR {S}.match_value(data, @path) = {S}.match_value(@trigger, @path) OR starts_with(data, @large))
                 ORDER BY received_at LIMIT 10000
                 """, returnsRows: true)
-            .With("name", wait.EventName).With("from", Ms(from)).With("path", wait.MatchPath).With("trigger", triggerData);
-        return database.Writer.WriteAsync(new PgRound<StepRecord>([earlier], results =>
+            .With("name", wait.EventName).With("from", Ms(from)).With("path", wait.MatchPath).With("trigger", triggerData)
+            .With("large", LargeEventData.ReferencePrefix);
+        PgNext<StepRecord> Decide(IReadOnlyList<EventRecord> events)
         {
-            var events = results[0].Rows
-                .Select(r => new EventRecord((string)r[0]!, (string)r[1]!, (string)r[2]!, Time0((long)r[3]!), Time0((long)r[4]!)))
-                .ToList();
+            // Rows stored inline were matched by SQL; read-back ones are matched here.
+            var matchValue = wait.MatchPath is { } path ? WaitMatching.MatchValue(triggerData, path) : null;
+            events = [.. events.Where(e => wait.MatchPath is null || e.StoredDataJson is null || WaitMatching.MatchValue(e.DataJson, wait.MatchPath) == matchValue)];
             var candidates = events.Select((_, i) => new WaitCandidate(i, "", "", wait.Condition, wait.TriggerInputJson)).ToList();
             if (WaitMatching.Choose(events, candidates) is not [var (_, first), ..])
             {
                 return PgNext<StepRecord>.More(registered);
             }
 
-            var resolved = waiting with { Status = StepStatus.Completed, OutputJson = WaitMatching.ResultJson(first), EndedAt = database.Time.GetUtcNow() };
-            return PgNext<StepRecord>.More(new([FencedStep(lease, resolved)], r => r[0].RecordsAffected == 1
+            var (output, copyFrom, copyTo) = WaitMatching.Result(first);
+            var resolved = waiting with { Status = StepStatus.Completed, OutputJson = output, EndedAt = database.Time.GetUtcNow() };
+            PgCommand[] commands = copyFrom is null
+                ? [FencedStep(lease, resolved)]
+                : [FencedStep(lease, resolved), PostgreSqlWrites.CopyValue(S, copyFrom, copyTo!, lease.RunId, resolved.EndedAt!.Value)];
+            return PgNext<StepRecord>.More(new(commands, r => r[0].RecordsAffected == 1
                 ? PgNext<StepRecord>.Done(resolved)
                 : throw new LeaseLostException(lease.RunId)));
+        }
+
+        return database.Writer.WriteAsync(new PgRound<StepRecord>([earlier], results =>
+        {
+            var events = results[0].Rows
+                .Select(r => new EventRecord((string)r[0]!, (string)r[1]!, (string)r[2]!, Time0((long)r[3]!), Time0((long)r[4]!)))
+                .ToList();
+            var large = events.Select(e => LargeEventData.TryParse(e.DataJson, out var id, out _) ? id : null).OfType<string>().ToArray();
+            if (large.Length == 0)
+            {
+                return Decide(events);
+            }
+
+            return PgNext<StepRecord>.More(new([PostgreSqlWrites.LoadValues(S, large)], loaded =>
+            {
+                var values = PostgreSqlWrites.Values(loaded[0]);
+                return Decide([.. events.Select(e => LargeEventData.TryParse(e.DataJson, out var id, out _)
+                    ? e with { DataJson = PostgreSqlWrites.Value(values, id), StoredDataJson = e.DataJson }
+                    : e)]);
+            }));
         }));
     }
 
@@ -472,8 +498,8 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
                     INSERT INTO {S}.waits (run_id, step_key, kind, pending, created_at)
                     SELECT @run, @key, @wait_kind, @pending, @started WHERE EXISTS (SELECT 1 FROM lease)),
                 new AS (
-                    SELECT * FROM unnest(@ids, @functions, @inputs, @created, @indexes, @concurrency, @queues)
-                        AS t(id, function_id, input, created_at, parent_index, concurrency_key, queue_name)
+                    SELECT * FROM unnest(@ids, @functions, @inputs, @triggers, @created, @indexes, @concurrency, @queues)
+                        AS t(id, function_id, input, trigger, created_at, parent_index, concurrency_key, queue_name)
                     WHERE EXISTS (SELECT 1 FROM lease)),
                 inserted AS (
                     INSERT INTO {S}.runs (id, function_id, status, input, attempt, created_at, parent_run_id, parent_step, parent_index)
@@ -488,7 +514,8 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
             .With("wait_kind", (int)kind).With("pending", children.Count)
             .With("ids", children.Select(c => c.Id).ToArray())
             .With("functions", children.Select(c => c.FunctionId).ToArray())
-            .With("inputs", children.Select(c => c.InputJson).ToArray())
+            .With("inputs", children.Select(c => c.StoredInput).ToArray())
+            .With("triggers", children.Select(PostgreSqlWrites.TriggerData).ToArray())
             .With("created", children.Select(c => Ms(c.CreatedAt)).ToArray())
             .With("indexes", children.Select(c => c.Parent!.Index).ToArray())
             .With("concurrency", children.Select(c => c.ConcurrencyKey).ToArray())

@@ -31,8 +31,8 @@ internal static class PostgreSqlWrites
             new_events AS (
                 {newEvents}),
             candidate_runs AS (
-                SELECT *, 0::bigint AS token, NULL::bigint AS start_by FROM unnest(@run_ids, @run_functions, @run_inputs, @run_events, @run_keys, @run_created, @run_available, @run_concurrency, @run_idem_keys, @run_idem_until, @run_singletons, @run_debounce_keys, @run_debounce_until, @run_queues)
-                    WITH ORDINALITY AS t(id, function_id, input, event_id, event_key, created_at, available_at, concurrency_key, idem_key, idem_until, singleton_key, debounce_key, debounce_until, queue_name, ord)
+                SELECT *, 0::bigint AS token, NULL::bigint AS start_by FROM unnest(@run_ids, @run_functions, @run_inputs, @run_triggers, @run_events, @run_keys, @run_created, @run_available, @run_concurrency, @run_idem_keys, @run_idem_until, @run_singletons, @run_debounce_keys, @run_debounce_until, @run_queues)
+                    WITH ORDINALITY AS t(id, function_id, input, trigger, event_id, event_key, created_at, available_at, concurrency_key, idem_key, idem_until, singleton_key, debounce_key, debounce_until, queue_name, ord)
                 WHERE t.event_key IN (SELECT id FROM new_events)),
             {ClaimIdempotency(s, "candidate_runs")},
             candidate_queue AS (
@@ -56,12 +56,13 @@ internal static class PostgreSqlWrites
         return new PgCommand(sql, returnsRows: true)
             .With("event_ids", appends.Select(a => a.Event.Id).ToArray())
             .With("event_names", appends.Select(a => a.Event.Name).ToArray())
-            .With("event_data", appends.Select(a => a.Event.DataJson).ToArray())
+            .With("event_data", appends.Select(a => a.Event.StoredData).ToArray())
             .With("event_ts", appends.Select(a => Ms(a.Event.Timestamp)).ToArray())
             .With("event_received", appends.Select(a => Ms(a.Event.ReceivedAt)).ToArray())
             .With("run_ids", runs.Select(r => r.Run.Id).ToArray())
             .With("run_functions", runs.Select(r => r.Run.FunctionId).ToArray())
-            .With("run_inputs", runs.Select(r => r.Run.InputJson).ToArray())
+            .With("run_inputs", runs.Select(r => r.Run.StoredInput).ToArray())
+            .With("run_triggers", runs.Select(r => TriggerData(r.Run)).ToArray())
             .With("run_events", runs.Select(r => r.Run.EventId).ToArray())
             .With("run_keys", runs.Select(r => r.Id).ToArray())
             .With("run_created", runs.Select(r => Ms(r.Run.CreatedAt)).ToArray())
@@ -125,8 +126,8 @@ internal static class PostgreSqlWrites
         return new PgCommand($"""
                 WITH given AS (
                     SELECT *, NULL::text AS debounce_key, NULL::bigint AS debounce_until
-                    FROM unnest(@ids, @functions, @inputs, @events, @created, @available, @parents, @steps, @indexes, @tokens, @concurrency, @idem_keys, @idem_until, @first, @singletons, @queues, @start_by, @tags)
-                        WITH ORDINALITY AS t(id, function_id, input, event_id, created_at, available_at, parent_run_id, parent_step, parent_index, token, concurrency_key, idem_key, idem_until, first, singleton_key, queue_name, start_by, tags, ord)),
+                    FROM unnest(@ids, @functions, @inputs, @triggers, @events, @created, @available, @parents, @steps, @indexes, @tokens, @concurrency, @idem_keys, @idem_until, @first, @singletons, @queues, @start_by, @tags)
+                        WITH ORDINALITY AS t(id, function_id, input, trigger, event_id, created_at, available_at, parent_run_id, parent_step, parent_index, token, concurrency_key, idem_key, idem_until, first, singleton_key, queue_name, start_by, tags, ord)),
                 candidates AS (SELECT * FROM given WHERE first),
                 {ClaimIdempotency(s, "candidates")},
                 to_queue AS (SELECT * FROM candidates WHERE idem_key IS NULL OR id IN (SELECT run_id FROM idempotent)),
@@ -147,7 +148,8 @@ internal static class PostgreSqlWrites
                 """, returnsRows: true)
             .With("ids", runs.Select(r => r.Id).ToArray())
             .With("functions", runs.Select(r => r.FunctionId).ToArray())
-            .With("inputs", runs.Select(r => r.InputJson).ToArray())
+            .With("inputs", runs.Select(r => r.StoredInput).ToArray())
+            .With("triggers", runs.Select(TriggerData).ToArray())
             .With("events", runs.Select(r => r.EventId).ToArray())
             .With("created", runs.Select(r => Ms(r.CreatedAt)).ToArray())
             .With("available", runs.Select(r => Ms(r.AvailableAt)).ToArray())
@@ -262,7 +264,7 @@ internal static class PostgreSqlWrites
                 """, returnsRows: true)
             .With("event_ids", events.Select(e => e.Id).ToArray())
             .With("event_names", events.Select(e => e.Name).ToArray())
-            .With("event_data", events.Select(e => e.DataJson).ToArray())
+            .With("event_data", events.Select(e => e.StoredData).ToArray())
             .With("event_ts", events.Select(e => Ms(e.Timestamp)).ToArray())
             .With("event_received", events.Select(e => Ms(e.ReceivedAt)).ToArray());
 
@@ -288,6 +290,9 @@ internal static class PostgreSqlWrites
                 joined AS (
                     UPDATE {s}.runs r SET input = left(r.input, -1) || ',' || @event_json || ']'
                     FROM q WHERE NOT q.opened AND r.id = q.run_id),
+                moved AS (
+                    UPDATE {s}.large_values v SET run_id = q.run_id
+                    FROM q WHERE @moves AND NOT q.opened AND v.run_id = @id),
                 skipped AS (
                     INSERT INTO {s}.skipped_runs (event_id, function_id, reason, created_at)
                     SELECT @event, @fn, 'batched', @created FROM q WHERE NOT q.opened)
@@ -295,7 +300,8 @@ internal static class PostgreSqlWrites
                 """, returnsRows: true)
             .With("id", run.Id).With("fn", run.FunctionId).With("available", Ms(run.AvailableAt)).With("concurrency", run.ConcurrencyKey)
             .With("queue", run.QueueName).With("key", run.BatchKey).With("max", run.BatchMaxSize).With("created", Ms(run.CreatedAt))
-            .With("input", run.InputJson).With("event_json", run.InputJson[1..^1]).With("event", run.EventId)
+            .With("input", run.StoredInput).With("event_json", run.StoredInput[1..^1]).With("event", run.EventId)
+            .With("moves", run.StoredInputJson is not null)
             .With("tags", run.Tags.Count == 0 ? null : System.Text.Json.JsonSerializer.Serialize(run.Tags)))];
 
     /// <summary>
@@ -315,12 +321,15 @@ internal static class PostgreSqlWrites
         var commands = latest.Select(run => new PgCommand($"""
                 WITH pending AS (
                     UPDATE {s}.queue SET available_at = LEAST(@available, debounce_until)
-                    WHERE function_id = @fn AND debounce_key = @key RETURNING run_id)
+                    WHERE function_id = @fn AND debounce_key = @key RETURNING run_id),
+                moved AS (
+                    UPDATE {s}.large_values v SET run_id = pending.run_id FROM pending WHERE @moves AND v.run_id = @id)
                 UPDATE {s}.runs r SET input = @input, event_id = @event FROM pending WHERE r.id = pending.run_id
                 RETURNING r.id
                 """, returnsRows: true)
             .With("available", Ms(run.AvailableAt)).With("fn", run.FunctionId).With("key", run.DebounceKey)
-            .With("input", run.InputJson).With("event", run.EventId)).ToList();
+            .With("input", run.StoredInput).With("event", run.EventId)
+            .With("moves", run.StoredInputJson is not null).With("id", run.Id)).ToList();
         return new PgRound<T>(commands, results =>
         {
             // Every debounced run but the latest of a key that has no pending run is absorbed: it is not created.
@@ -355,17 +364,30 @@ internal static class PostgreSqlWrites
     }
 
     /// <summary>
-    /// A CTE that adds, for each run in <paramref name="runs"/> (a CTE with id, function_id, input, created_at), one wait
-    /// per cancel rule of its function, with the match value taken from the run's trigger.
+    /// A CTE that adds, for each run in <paramref name="runs"/> (a CTE with id, function_id, input, trigger, created_at),
+    /// one wait per cancel rule of its function, with the match value taken from the run's trigger: its data as sent in
+    /// <c>trigger</c> when the input holds it stored out of line (see <see cref="TriggerData"/>), else from the input.
     /// </summary>
     public static string CancelWaits(string s, string runs) => $"""
         cancel_waits AS (
             INSERT INTO {s}.waits (run_id, step_key, kind, event_name, match_path, match_value, condition, pending, created_at)
             SELECT r.id, 'cancel:' || c.idx, 3, c.event_name, c.match_path,
-                CASE WHEN c.match_path IS NULL THEN NULL ELSE {s}.match_value(((r.input::jsonb) -> 0 -> 'data')::text, c.match_path) END,
+                CASE WHEN c.match_path IS NULL THEN NULL ELSE {s}.match_value(COALESCE(r.trigger, ((r.input::jsonb) -> 0 -> 'data')::text), c.match_path) END,
                 c.condition, 0, r.created_at
             FROM {runs} r JOIN {s}.function_cancels c ON c.function_id = r.function_id)
         """;
+
+    /// <summary>The data of a run's trigger as sent, when its input is stored with a reference to it; null otherwise.</summary>
+    public static string? TriggerData(NewRun run)
+    {
+        if (run.StoredInputJson is null)
+        {
+            return null;
+        }
+
+        using var input = System.Text.Json.JsonDocument.Parse(run.InputJson);
+        return input.RootElement[0].GetProperty("data").GetRawText();
+    }
 
     /// <summary>Journal entries of a run, written as they are (for runs that start with a journal).</summary>
     public static PgCommand InsertSteps(string s, string runId, IReadOnlyList<StepRecord> steps) =>
@@ -418,7 +440,51 @@ internal static class PostgreSqlWrites
         var found = candidates.Rows
             .Select(r => new WaitCandidate((int)(long)r[0]!, (string)r[1]!, (string)r[2]!, (string?)r[3], (string?)r[4], (WaitKind)(int)r[5]!))
             .Where(c => accepted[c.EventIndex])
+            .Select(c => c.Condition is null ? c with { TriggerInputJson = null } : c)
             .ToList();
+
+        // A condition on the run's trigger sees its data as sent: data stored out of line is read first, in a round of its own.
+        var large = found.SelectMany(c => LargeEventData.References(c.TriggerInputJson ?? "")).Select(r => r.Id).Distinct(StringComparer.Ordinal).ToArray();
+        if (large.Length == 0)
+        {
+            return Resolve(s, events, found, now, value);
+        }
+
+        return new PgRound<T>([LoadValues(s, large)], results =>
+        {
+            var values = Values(results[0]);
+            var expanded = found
+                .Select(c => LargeEventData.MayRefer(c.TriggerInputJson) ? c with { TriggerInputJson = LargeEventData.Rewrite(c.TriggerInputJson!, (id, _) => Value(values, id)) } : c)
+                .ToList();
+            return Resolve(s, events, expanded, now, value) is { } round ? PgNext<T>.More(round) : PgNext<T>.Done(value);
+        });
+    }
+
+    /// <summary>Reads stored values by id: rows of (id, compressed data).</summary>
+    public static PgCommand LoadValues(string s, string[] ids) =>
+        new PgCommand($"SELECT id, data FROM {s}.large_values WHERE id = ANY(@ids)", returnsRows: true).With("ids", ids);
+
+    /// <summary>The values read by <see cref="LoadValues"/>, decompressed.</summary>
+    public static Dictionary<string, string> Values(PgResult result) =>
+        result.Rows.ToDictionary(r => (string)r[0]!, r => Engine.LargeValues.Decompress((byte[])r[1]!), StringComparer.Ordinal);
+
+    /// <summary>A value read by <see cref="LoadValues"/>.</summary>
+    /// <exception cref="BatonException">It is gone.</exception>
+    public static string Value(Dictionary<string, string> values, string id) =>
+        values.TryGetValue(id, out var value)
+            ? value
+            : throw new BatonException($"The large value '{id}' is gone: it was deleted with the run or event that held it (history retention).");
+
+    /// <summary>A statement that copies a stored value under a new id, owned by <paramref name="runId"/>.</summary>
+    public static PgCommand CopyValue(string s, string from, string to, string runId, DateTimeOffset now) =>
+        new PgCommand($"""
+                INSERT INTO {s}.large_values (id, run_id, bytes, data, created_at)
+                SELECT @to, @run, bytes, data, @now FROM {s}.large_values WHERE id = @from
+                """)
+            .With("to", to).With("run", runId).With("now", Ms(now)).With("from", from);
+
+    private static PgRound<T>? Resolve<T>(string s, IReadOnlyList<EventRecord> events, IReadOnlyList<WaitCandidate> found, DateTimeOffset now, T value)
+    {
         var chosen = WaitMatching.Choose(events, found);
         if (chosen.Count == 0)
         {
@@ -429,8 +495,10 @@ internal static class PostgreSqlWrites
         var resolved = chosen.Where(c => c.Wait.Kind != WaitKind.Cancel).ToList();
         if (resolved.Count > 0)
         {
+            // An event with large data is recorded with a copy of it for the run (which may outlive the event).
+            var results = resolved.Select(c => WaitMatching.Result(c.Event)).ToList();
             commands.Add(new PgCommand($"""
-                    WITH pick AS (SELECT * FROM unnest(@runs, @keys, @outputs) AS t(run_id, step_key, output)),
+                    WITH pick AS (SELECT * FROM unnest(@runs, @keys, @outputs, @copy_from, @copy_to) AS t(run_id, step_key, output, copy_from, copy_to)),
                     gone AS (
                         DELETE FROM {s}.waits w USING pick p WHERE w.run_id = p.run_id AND w.step_key = p.step_key
                         RETURNING w.run_id, w.step_key),
@@ -438,12 +506,19 @@ internal static class PostgreSqlWrites
                         UPDATE {s}.steps st SET status = 0, output = p.output, ended_at = @now
                         FROM gone g JOIN pick p ON p.run_id = g.run_id AND p.step_key = g.step_key
                         WHERE st.run_id = g.run_id AND st.key = g.step_key),
+                    copied AS (
+                        INSERT INTO {s}.large_values (id, run_id, bytes, data, created_at)
+                        SELECT p.copy_to, p.run_id, v.bytes, v.data, @now
+                        FROM gone g JOIN pick p ON p.run_id = g.run_id AND p.step_key = g.step_key
+                        JOIN {s}.large_values v ON v.id = p.copy_from),
                     {Wake(s)}
                     SELECT COUNT(*) FROM gone
                     """, returnsRows: true)
                 .With("runs", resolved.Select(c => c.Wait.RunId).ToArray())
                 .With("keys", resolved.Select(c => c.Wait.StepKey).ToArray())
-                .With("outputs", resolved.Select(c => WaitMatching.ResultJson(c.Event)).ToArray())
+                .With("outputs", results.Select(r => r.Output).ToArray())
+                .With("copy_from", results.Select(r => r.CopyFrom).ToArray())
+                .With("copy_to", results.Select(r => r.CopyTo).ToArray())
                 .With("now", Ms(now)));
         }
 

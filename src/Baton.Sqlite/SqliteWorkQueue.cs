@@ -377,8 +377,14 @@ internal sealed class SqliteWorkQueue(SqliteDatabase database) : IWorkQueue
             var matchValue = wait.MatchPath is { } path ? WaitMatching.MatchValue(input.RootElement[0].GetProperty("data"), path) : null;
             if (wait.LookbackFrom is { } from && FindInLookback(w, wait, matchValue, from) is { } earlier)
             {
-                var resolved = waiting with { Status = StepStatus.Completed, OutputJson = WaitMatching.ResultJson(earlier), EndedAt = database.Time.GetUtcNow() };
+                var (output, copyFrom, copyTo) = WaitMatching.Result(earlier);
+                var resolved = waiting with { Status = StepStatus.Completed, OutputJson = output, EndedAt = database.Time.GetUtcNow() };
                 WriteStep(w, lease.RunId, resolved);
+                if (copyFrom is not null)
+                {
+                    SqliteWrites.CopyLargeValue(w, copyFrom, copyTo!, lease.RunId, resolved.EndedAt!.Value);
+                }
+
                 return resolved;
             }
 
@@ -443,6 +449,13 @@ internal sealed class SqliteWorkQueue(SqliteDatabase database) : IWorkQueue
 
     private static void WriteStep(SqliteWriter w, string runId, StepRecord step) => SqliteWrites.WriteStep(w, runId, step);
 
+    /// <summary>The data of a stored event whose data is stored out of line, read back.</summary>
+    private static string ExpandData(SqliteWriter w, EventRecord stored)
+    {
+        using var expanded = System.Text.Json.JsonDocument.Parse(SqliteWrites.ExpandEvents(w, Engine.EventJson.ToObject(stored)));
+        return expanded.RootElement.GetProperty("data").GetRawText();
+    }
+
     /// <summary>The first event received since <paramref name="from"/> that the wait would have matched.</summary>
     private static EventRecord? FindInLookback(SqliteWriter w, EventWait wait, string? matchValue, DateTimeOffset from)
     {
@@ -451,26 +464,30 @@ internal sealed class SqliteWorkQueue(SqliteDatabase database) : IWorkQueue
             return null;
         }
 
-        // A string match value (the common case: ids) narrows the scan in SQL; the exact comparison is made below.
+        // A string match value (the common case: ids) narrows the scan in SQL; the exact comparison is made below, on the
+        // data as sent (read back for data stored out of line).
         var text = matchValue is ['"', ..] ? System.Text.Json.JsonSerializer.Deserialize<string>(matchValue) : null;
-        var events = new List<EventRecord>();
+        var rows = new List<EventRecord>();
         using (var reader = w.Command("""
                 SELECT id, name, data, ts, received_at FROM events
-                WHERE name = @name AND received_at >= @from AND (@text IS NULL OR json_extract(data, @json_path) = @text)
+                WHERE name = @name AND received_at >= @from AND (@text IS NULL OR json_extract(data, @json_path) = @text OR data LIKE @large)
                 ORDER BY received_at LIMIT 10000;
-                """).With("@name", wait.EventName).With("@from", Ms(from))
+                """).With("@name", wait.EventName).With("@from", Ms(from)).With("@large", LargeEventData.ReferencePrefix + "%")
                 .With("@text", text).With("@json_path", text is null ? null : "$." + string.Join('.', WaitMatching.DataSegments(wait.MatchPath!).Select(s => $"\"{s}\"")))
                 .ExecuteReader())
         {
             while (reader.Read())
             {
-                var data = reader.GetString(2);
-                if (wait.MatchPath is null || WaitMatching.MatchValue(data, wait.MatchPath) == matchValue)
-                {
-                    events.Add(new EventRecord(reader.GetString(0), reader.GetString(1), data, Time0(reader.GetInt64(3)), Time0(reader.GetInt64(4))));
-                }
+                rows.Add(new EventRecord(reader.GetString(0), reader.GetString(1), reader.GetString(2), Time0(reader.GetInt64(3)), Time0(reader.GetInt64(4))));
             }
         }
+
+        var events = rows
+            .Select(e => LargeEventData.TryParse(e.DataJson, out _, out _)
+                ? e with { DataJson = ExpandData(w, e), StoredDataJson = e.DataJson }
+                : e)
+            .Where(e => wait.MatchPath is null || WaitMatching.MatchValue(e.DataJson, wait.MatchPath) == matchValue)
+            .ToList();
 
         var candidates = events.Select((_, i) => new WaitCandidate(i, "", "", wait.Condition, wait.TriggerInputJson)).ToList();
         return WaitMatching.Choose(events, candidates) is [var (_, first), ..] ? first : null;

@@ -21,7 +21,7 @@ internal static class SqliteWrites
             var e = appends[i].Event;
             accepted[i] = writer.Command(
                     "INSERT INTO events(id, name, data, ts, received_at) VALUES (@id, @name, @data, @ts, @received) ON CONFLICT(id) DO NOTHING;")
-                .With("@id", e.Id).With("@name", e.Name).With("@data", e.DataJson)
+                .With("@id", e.Id).With("@name", e.Name).With("@data", e.StoredData)
                 .With("@ts", Ms(e.Timestamp)).With("@received", Ms(e.ReceivedAt))
                 .ExecuteNonQuery() == 1;
 
@@ -62,7 +62,8 @@ internal static class SqliteWrites
                 .ExecuteScalar() is string batch)
         {
             writer.Command("UPDATE runs SET input = substr(input, 1, length(input) - 1) || ',' || @event || ']' WHERE id = @run;")
-                .With("@event", run.InputJson[1..^1]).With("@run", batch).ExecuteNonQuery();
+                .With("@event", run.StoredInput[1..^1]).With("@run", batch).ExecuteNonQuery();
+            MoveLargeValues(writer, run, batch);
             RecordSkip(writer, run, "batched");
             return batch;
         }
@@ -75,7 +76,8 @@ internal static class SqliteWrites
             writer.Command("UPDATE queue SET available_at = MIN(@available, debounce_until) WHERE run_id = @run;")
                 .With("@available", Ms(run.AvailableAt)).With("@run", pending).ExecuteNonQuery();
             writer.Command("UPDATE runs SET input = @input, event_id = @event WHERE id = @run;")
-                .With("@input", run.InputJson).With("@event", run.EventId).With("@run", pending).ExecuteNonQuery();
+                .With("@input", run.StoredInput).With("@event", run.EventId).With("@run", pending).ExecuteNonQuery();
+            MoveLargeValues(writer, run, pending);
             RecordSkip(writer, run, "debounced");
             return pending;
         }
@@ -130,7 +132,7 @@ internal static class SqliteWrites
                 INSERT INTO runs(id, function_id, status, input, attempt, event_id, created_at, parent_run_id, parent_step, parent_index, tags)
                 VALUES (@id, @fn, 0, @input, 0, @event, @created, @parent, @step, @index, @tags);
                 """)
-            .With("@id", run.Id).With("@fn", run.FunctionId).With("@input", run.InputJson)
+            .With("@id", run.Id).With("@fn", run.FunctionId).With("@input", run.StoredInput)
             .With("@event", run.EventId).With("@created", Ms(run.CreatedAt))
             .With("@parent", run.Parent?.RunId).With("@step", run.Parent?.StepKey).With("@index", run.Parent?.Index)
             .With("@tags", run.Tags.Count == 0 ? null : JsonSerializer.Serialize(run.Tags))
@@ -153,6 +155,42 @@ internal static class SqliteWrites
         AddCancelWaits(writer, run);
         return run.Id;
     }
+
+    /// <summary>
+    /// The values a run not created refers to (its events' large data) pass to the run that took its input, so they live
+    /// as long as that run.
+    /// </summary>
+    private static void MoveLargeValues(SqliteWriter writer, NewRun run, string intoRunId)
+    {
+        if (run.StoredInputJson is not null)
+        {
+            writer.Command("UPDATE large_values SET run_id = @into WHERE run_id = @run;").With("@into", intoRunId).With("@run", run.Id).ExecuteNonQuery();
+        }
+    }
+
+    /// <summary>
+    /// <paramref name="json"/> (a run's input, or an event) with the events' data stored out of line read back in.
+    /// </summary>
+    public static string ExpandEvents(SqliteWriter writer, string json) =>
+        LargeEventData.Rewrite(json, (id, _) =>
+            writer.Command("SELECT data FROM large_values WHERE id = @id;").With("@id", id).ExecuteScalar() is byte[] compressed
+                ? Engine.LargeValues.Decompress(compressed)
+                : throw new BatonException($"The large value '{id}' is gone: it was deleted with the run or event that held it (history retention)."));
+
+    /// <summary>Records a resolved wait's result; an event with large data is recorded with a copy of it for the run.</summary>
+    public static void ResolveEventWait(SqliteWriter writer, string runId, string stepKey, EventRecord e, DateTimeOffset now)
+    {
+        var (output, from, to) = WaitMatching.Result(e);
+        if (ResolveWait(writer, runId, stepKey, StepStatus.Completed, output, null, now) && from is not null)
+        {
+            CopyLargeValue(writer, from, to!, runId, now);
+        }
+    }
+
+    /// <summary>Copies a stored value under a new id, owned by <paramref name="runId"/>.</summary>
+    public static void CopyLargeValue(SqliteWriter writer, string from, string to, string runId, DateTimeOffset now) =>
+        writer.Command("INSERT INTO large_values(id, run_id, bytes, data, created_at) SELECT @to, @run, bytes, data, @now FROM large_values WHERE id = @from;")
+            .With("@to", to).With("@run", runId).With("@now", Ms(now)).With("@from", from).ExecuteNonQuery();
 
     /// <summary>One wait per cancel rule of the run's function, so a matching event finds the run through the index.</summary>
     private static void AddCancelWaits(SqliteWriter writer, NewRun run)
@@ -234,7 +272,7 @@ internal static class SqliteWrites
                 {
                     if (WaitMatching.MatchValue(data.RootElement, path) is { } value)
                     {
-                        ReadCandidates(writer.Command("""
+                        ReadCandidates(writer, writer.Command("""
                                 SELECT w.run_id, w.step_key, w.condition, CASE WHEN w.condition IS NULL THEN NULL ELSE r.input END, w.kind
                                 FROM waits w JOIN runs r ON r.id = w.run_id
                                 WHERE w.event_name = @name AND w.match_path = @path AND w.match_value = @value;
@@ -243,7 +281,7 @@ internal static class SqliteWrites
                 }
             }
 
-            ReadCandidates(writer.Command("""
+            ReadCandidates(writer, writer.Command("""
                     SELECT w.run_id, w.step_key, w.condition, r.input, w.kind
                     FROM waits w JOIN runs r ON r.id = w.run_id
                     WHERE w.event_name = @name AND w.match_path IS NULL;
@@ -258,17 +296,28 @@ internal static class SqliteWrites
             }
             else
             {
-                ResolveWait(writer, wait.RunId, wait.StepKey, StepStatus.Completed, WaitMatching.ResultJson(e), null, now);
+                ResolveEventWait(writer, wait.RunId, wait.StepKey, e, now);
             }
         }
     }
 
-    private static void ReadCandidates(Microsoft.Data.Sqlite.SqliteCommand command, int eventIndex, List<WaitCandidate> into)
+    private static void ReadCandidates(SqliteWriter writer, Microsoft.Data.Sqlite.SqliteCommand command, int eventIndex, List<WaitCandidate> into)
     {
+        var start = into.Count;
         using var reader = command.ExecuteReader();
         while (reader.Read())
         {
             into.Add(new WaitCandidate(eventIndex, reader.GetString(0), reader.GetString(1), StringOrNull(reader, 2), StringOrNull(reader, 3), (WaitKind)reader.GetInt32(4)));
+        }
+
+        // A condition on the run's trigger sees its data as sent, even when it is stored out of line.
+        reader.Close();
+        for (var i = start; i < into.Count; i++)
+        {
+            if (LargeEventData.MayRefer(into[i].TriggerInputJson))
+            {
+                into[i] = into[i] with { TriggerInputJson = ExpandEvents(writer, into[i].TriggerInputJson!) };
+            }
         }
     }
 

@@ -50,14 +50,18 @@ builder.Services.AddBaton(b => (schema is null ? b.UseSqlite(database) : b.UsePo
             }
         }
 
-        await ctx.Step.SendEvent("notify", new BatonEvent("crash/child", new { parent = ctx.RunId }));
+        // Padded past LargeValueBytes too: the event's data is stored out of line, and a kill may land between that
+        // write and the append.
+        await ctx.Step.SendEvent("notify", new BatonEvent("crash/child", new ChildEvent(ctx.RunId, new string('~', 1500))));
         var (a, b) = (ctx.Step.Run("left", s => ledger.ExecuteAsync(ctx.RunId, s)), ctx.Step.Run("right", s => ledger.ExecuteAsync(ctx.RunId, s)));
         results.AddRange(await Task.WhenAll(a, b));
         return results;
     })
     // A concurrency limit that must hold across every worker process on the database.
     .AddFunction<ChildEvent>("crash-child", f => f.TriggerOn("crash/child").LimitConcurrency(3), async ctx =>
-        await ctx.Step.Run("child-work", s => ledger.ExecuteAsync(ctx.RunId, s))));
+        await ctx.Step.Run("child-work", s => ctx.Event.Data.Pad == new string('~', 1500)
+            ? ledger.ExecuteAsync(ctx.RunId, s)
+            : throw new NonRetriableException($"The event's data came back changed: {ctx.Event.Data}"))));
 
 using var host = builder.Build();
 await host.StartAsync();
@@ -67,7 +71,7 @@ return 0;
 
 internal sealed record CrashEvent(int Index);
 
-internal sealed record ChildEvent(string Parent);
+internal sealed record ChildEvent(string Parent, string Pad);
 
 /// <summary>
 /// Appends one line per step body execution: a monotonic timestamp of its end (shared by all processes of the machine),

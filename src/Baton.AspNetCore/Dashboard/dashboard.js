@@ -534,7 +534,9 @@
         h('td', {}, h('a', { class: 'mono', href: `#/events/${enc(e.id)}`, title: e.id }, shortId(e.id))),
         h('td', {}, h('code', {}, e.name)),
         h('td', {}, timeCell(e.receivedAt)),
-        h('td', { class: 'mono' }, preview(e.data)),
+        h('td', { class: 'mono' }, e.dataBytes
+          ? h('span', { class: 'muted', 'data-large': true }, `${bytes(e.dataBytes)}, stored out of line: open the event to read it`)
+          : preview(e.data)),
         h('td', {}, outcomes(e)))));
       if (page.events.length === 0) fill(body, h('tr', {}, h('td', { colspan: 5 }, empty('No events yet.'))));
       fill(pager,

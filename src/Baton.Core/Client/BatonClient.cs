@@ -92,8 +92,13 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
         var now = engine.Time.GetUtcNow();
         await engine.PrepareRemoteFunctionsAsync([run.FunctionId], cancellationToken).ConfigureAwait(false);
         // A replay is a new run on purpose: it keeps the concurrency key and priority, not the idempotency key.
-        var copy = engine.WithRules(new NewRun(newRunId ?? Ids.New(engine.Time), run.FunctionId, run.InputJson, now, now, null, null, journal is { Count: > 0 } ? journal : null))
-            with { IdempotencyKey = null, SingletonKey = null };
+        var id = newRunId ?? Ids.New(engine.Time);
+
+        // Rules are evaluated on the events as sent; events with large data are stored again, for the new run.
+        var input = await engine.LargeValues.ExpandEventsAsync(run.InputJson, cancellationToken).ConfigureAwait(false);
+        var stored = await engine.LargeValues.CopyEventsAsync(run.InputJson, id, cancellationToken).ConfigureAwait(false);
+        var copy = engine.WithRules(new NewRun(id, run.FunctionId, input, now, now, null, null, journal is { Count: > 0 } ? journal : null))
+            with { IdempotencyKey = null, SingletonKey = null, StoredInputJson = stored == input ? null : stored };
         await engine.Storage.Runs.CreateAsync([copy], cancellationToken).ConfigureAwait(false);
         engine.WorkAvailable.Set();
         return copy.Id;
@@ -126,7 +131,17 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
         }
 
         var steps = await engine.Storage.Runs.GetStepsAsync(runId, cancellationToken).ConfigureAwait(false);
-        var info = ToInfo(run, steps, engine.Time.GetUtcNow());
+        string? input = null;
+        try
+        {
+            input = await engine.LargeValues.ExpandEventsAsync(run.InputJson, cancellationToken).ConfigureAwait(false);
+        }
+        catch (BatonException)
+        {
+            // A value deleted by history retention: the run is still shown, with its events' sizes.
+        }
+
+        var info = ToInfo(run, steps, engine.Time.GetUtcNow(), input);
         if (info.OutputBytes is not null)
         {
             try
@@ -170,7 +185,10 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
         await engine.EnsureStartedAsync().ConfigureAwait(false);
         var step = (await engine.Storage.Runs.GetStepsAsync(runId, cancellationToken).ConfigureAwait(false)).FirstOrDefault(s => s.Key == stepId)
             ?? throw new KeyNotFoundException($"Run '{runId}' has no step '{stepId}'.");
-        return ParseOrNull(await engine.LargeValues.ExpandAsync(step.OutputJson, cancellationToken).ConfigureAwait(false));
+        var output = await engine.LargeValues.ExpandAsync(step.OutputJson, cancellationToken).ConfigureAwait(false);
+        return ParseOrNull(step.Kind == StepKind.WaitForEvent && output is not null
+            ? await engine.LargeValues.ExpandEventsAsync(output, cancellationToken).ConfigureAwait(false)
+            : output);
     }
 
     public async Task<RunInfo> WaitForRunAsync(string runId, TimeSpan timeout, CancellationToken cancellationToken = default)
@@ -218,9 +236,11 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
     /// <remarks>
     /// A sleep whose due time has passed is reported as completed then: the engine writes nothing when it wakes.
     /// </remarks>
-    private static RunInfo ToInfo(RunRecord run, IReadOnlyList<StepRecord> steps, DateTimeOffset now)
+    /// <para>Events whose data is stored out of line show <c>"data": null</c> and their <c>"dataBytes"</c>, unless
+    /// <paramref name="inputJson"/> gives the input with the data read back.</para>
+    private static RunInfo ToInfo(RunRecord run, IReadOnlyList<StepRecord> steps, DateTimeOffset now, string? inputJson = null)
     {
-        using var input = JsonDocument.Parse(run.InputJson);
+        using var input = JsonDocument.Parse(inputJson ?? LargeEventData.Rewrite(run.InputJson, (_, _) => null));
         return new RunInfo
         {
             Id = run.Id,
@@ -244,8 +264,8 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
                 Kind = s.Kind,
                 Status = s.Status,
                 Attempts = s.Attempts,
-                Output = LargeValues.TryParse(s.OutputJson, out _, out _) ? null : ParseOrNull(s.OutputJson),
-                OutputBytes = LargeValues.TryParse(s.OutputJson, out _, out var stepBytes) ? stepBytes : null,
+                Output = OutOfLineBytes(s) is null ? ParseOrNull(s.OutputJson) : null,
+                OutputBytes = OutOfLineBytes(s),
                 Error = s.Error,
                 StartedAt = s.StartedAt,
                 EndedAt = s.EndedAt,
@@ -253,6 +273,15 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
             })],
         };
     }
+
+    /// <summary>
+    /// The size of a step's result stored out of line, or null when it is inline: a large value, or the event a wait
+    /// received when that event's data is large.
+    /// </summary>
+    private static long? OutOfLineBytes(StepRecord step) =>
+        LargeValues.TryParse(step.OutputJson, out _, out var bytes) ? bytes
+        : step.Kind == StepKind.WaitForEvent && LargeEventData.MayRefer(step.OutputJson) && LargeEventData.References(step.OutputJson!) is [var (_, data)] ? data
+        : null;
 
     /// <summary>A persisted sleep whose due time has passed, as the completed step it is.</summary>
     private static StepRecord SleepOver(StepRecord step, DateTimeOffset now) =>
@@ -464,7 +493,22 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
             return null;
         }
 
-        return (await ToInfoAsync([record], cancellationToken).ConfigureAwait(false))[0];
+        var info = (await ToInfoAsync([record], cancellationToken).ConfigureAwait(false))[0];
+        if (LargeEventData.TryParse(record.DataJson, out var id, out _))
+        {
+            try
+            {
+                var data = await engine.LargeValues.ExpandEventsAsync(EventJson.ToObject(record), cancellationToken).ConfigureAwait(false);
+                using var document = JsonDocument.Parse(data);
+                info = info with { Data = document.RootElement.GetProperty("data").Clone() };
+            }
+            catch (BatonException)
+            {
+                // Deleted by history retention ahead of its event: shown with its size.
+            }
+        }
+
+        return info;
     }
 
     public async Task<EventPage> ListEventsAsync(string? name = null, int limit = 50, string? cursor = null, CancellationToken cancellationToken = default)
@@ -503,11 +547,13 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
                 .Where(t => t.Condition is not null && !done.Any(o => o.FunctionId == t.FunctionId))
                 .Select(t => new SkippedRunInfo(t.FunctionId, "filtered")));
             var runs = done.Where(o => o.RunId is not null).Select(o => new EventRunInfo(o.RunId!, o.FunctionId, o.Status!.Value)).ToList();
-            using var data = JsonDocument.Parse(record.DataJson);
+            var large = LargeEventData.TryParse(record.DataJson, out _, out var bytes);
+            using var data = JsonDocument.Parse(large ? "null" : record.DataJson);
             return new EventInfo(record.Id, record.Name, data.RootElement.Clone(), record.Timestamp, record.ReceivedAt, [.. runs.Select(r => r.RunId)])
             {
                 Runs = runs,
                 Skipped = skipped,
+                DataBytes = large ? bytes : null,
             };
         })];
     }

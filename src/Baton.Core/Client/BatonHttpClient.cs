@@ -362,6 +362,7 @@ public sealed class BatonHttpClient : IBatonClient
             Runs = [.. e.GetProperty("runs").EnumerateArray().Select(r => new EventRunInfo(
                 r.GetProperty("id").GetString()!, r.GetProperty("functionId").GetString()!, RunStatusExtensions.FromWireName(r.GetProperty("status").GetString()!)))],
             Skipped = [.. e.GetProperty("skipped").EnumerateArray().Select(k => new SkippedRunInfo(k.GetProperty("functionId").GetString()!, k.GetProperty("reason").GetString()!))],
+            DataBytes = e.TryGetProperty("dataBytes", out var bytes) && bytes.ValueKind == JsonValueKind.Number ? bytes.GetInt64() : null,
         };
 
     private static object ScheduleBody(string? functionId, string cron, ScheduleOptions? options)

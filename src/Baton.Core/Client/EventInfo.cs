@@ -16,6 +16,13 @@ public sealed record EventInfo(string Id, string Name, JsonElement Data, DateTim
 
     /// <summary>The functions listening to it that it started no run of, and why.</summary>
     public IReadOnlyList<SkippedRunInfo> Skipped { get; init; } = [];
+
+    /// <summary>
+    /// The size in bytes of data larger than <see cref="BatonOptions.LargeValueBytes"/>, stored out of line; null for data
+    /// stored inline. A list of events leaves such data out (<see cref="Data"/> is JSON null); reading the event by id
+    /// reads it.
+    /// </summary>
+    public long? DataBytes { get; init; }
 }
 
 /// <summary>A page of events, newest first, and the cursor of the next page (null: no more).</summary>

@@ -150,7 +150,7 @@ internal sealed partial class BatonEngine
         await EnsureStartedAsync().ConfigureAwait(false);
         await EnsureFunctionExistsAsync(functionId, cancellationToken).ConfigureAwait(false);
         var now = Time.GetUtcNow();
-        var runs = payloads.Select(p => NewRunFor(functionId, p, now, null, options)).ToList();
+        var runs = await Task.WhenAll(payloads.Select(p => LargeValues.StoreInputAsync(NewRunFor(functionId, p, now, null, options), cancellationToken))).ConfigureAwait(false);
         var ids = await Storage.Runs.CreateAsync(runs, cancellationToken).ConfigureAwait(false);
         WorkAvailable.Set();
         return ids;
@@ -307,7 +307,7 @@ internal sealed partial class BatonEngine
         }
 
         await PrepareRemoteFunctionsAsync(records.SelectMany(r => byName[r.Name]).Distinct(StringComparer.Ordinal), cancellationToken).ConfigureAwait(false);
-        return [.. records.Select(record =>
+        IReadOnlyList<EventAppend> appends = [.. records.Select(record =>
         {
             var functions = byName[record.Name].Union(Registry.Triggered(record.Name)).ToList();
             var data = functions.Any(NeedsData) ? JsonDocument.Parse(record.DataJson).RootElement : default;
@@ -328,6 +328,7 @@ internal sealed partial class BatonEngine
 
             return new EventAppend(record, [.. functions.Where(f => Accepts(f, record.Name, data) && Holds(f)).Select(f => NewRun(f, record, now))]);
         })];
+        return await LargeValues.StoreEventsAsync(appends, cancellationToken).ConfigureAwait(false);
     }
 
     private bool NeedsData(string functionId) =>
@@ -537,6 +538,11 @@ internal sealed partial class BatonEngine
             if (Encoding.UTF8.GetByteCount(json) > Options.MaxEventBytes)
             {
                 throw new PayloadTooLargeException(what, Encoding.UTF8.GetByteCount(json), Options.MaxEventBytes);
+            }
+
+            if (LargeEventData.IsReserved(json))
+            {
+                throw new InvalidEventException($"{what}: its data is an object with the property \"\\u0001baton-large-value\", which Baton reserves for data it stores out of line.");
             }
 
             return json;

@@ -7,13 +7,19 @@ namespace Baton.Engine;
 /// <summary>The stored shape of events in run input: a JSON array of <c>{id, name, data, ts}</c>.</summary>
 internal static class EventJson
 {
-    public static string ToInput(EventRecord record)
+    public static string ToInput(EventRecord record) => ToInput([record]);
+
+    public static string ToInput(IReadOnlyList<EventRecord> records)
     {
-        var buffer = new ArrayBufferWriter<byte>(record.DataJson.Length + 128);
+        var buffer = new ArrayBufferWriter<byte>(records.Sum(r => r.DataJson.Length) + (128 * records.Count));
         using (var writer = new Utf8JsonWriter(buffer))
         {
             writer.WriteStartArray();
-            WriteEvent(writer, record);
+            foreach (var record in records)
+            {
+                WriteEvent(writer, record);
+            }
+
             writer.WriteEndArray();
         }
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.IO.Compression;
 using System.Text;
+using Baton.Storage;
 
 namespace Baton.Engine;
 
@@ -80,11 +81,120 @@ internal sealed class LargeValues(BatonEngine engine)
         return await StoreAsync(runId, await LoadAsync(id, cancellationToken).ConfigureAwait(false), bytes, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Stores a compressed value under a new id for <paramref name="runId"/> and returns the reference to it.</summary>
-    private async Task<string> StoreAsync(string runId, byte[] compressed, long bytes, CancellationToken cancellationToken)
+    /// <summary>
+    /// Stores out of line the data of each event larger than <see cref="BatonOptions.LargeValueBytes"/>: one copy owned by
+    /// the event (the events table refers to it, and it goes with the event) and one owned by each run the event starts
+    /// (its input refers to it, and it goes with the run). Returns the appends with what storage must write.
+    /// </summary>
+    public async Task<IReadOnlyList<EventAppend>> StoreEventsAsync(IReadOnlyList<EventAppend> appends, CancellationToken cancellationToken)
+    {
+        if (!appends.Any(a => IsLarge(a.Event.DataJson)))
+        {
+            return appends;
+        }
+
+        var stores = new List<Task>();
+        string Store(string ownerId, byte[] compressed, long bytes)
+        {
+            var id = Ids.New(engine.Time);
+            stores.Add(engine.Storage.Runs.StoreLargeValueAsync(id, ownerId, compressed, bytes, cancellationToken));
+            return LargeEventData.Reference(id, bytes);
+        }
+
+        var stored = appends.Select(append =>
+        {
+            if (!IsLarge(append.Event.DataJson))
+            {
+                return append;
+            }
+
+            var bytes = Encoding.UTF8.GetByteCount(append.Event.DataJson);
+            var compressed = Compress(append.Event.DataJson);
+            var record = append.Event with { StoredDataJson = Store(append.Event.Id, compressed, bytes) };
+            return new EventAppend(record, [.. append.Runs.Select(run => run with
+            {
+                StoredInputJson = EventJson.ToInput(append.Event with { DataJson = Store(run.Id, compressed, bytes) }),
+            })]);
+        }).ToList();
+        await Task.WhenAll(stores).ConfigureAwait(false);
+        return stored;
+    }
+
+    /// <summary>A run whose input holds events with large data, with that data stored out of line (owned by the run).</summary>
+    public async Task<NewRun> StoreInputAsync(NewRun run, CancellationToken cancellationToken)
+    {
+        if (run.InputJson.Length <= engine.Options.LargeValueBytes / 3)
+        {
+            return run; // at most 3 UTF-8 bytes per char: no event in it is large
+        }
+
+        var events = EventJson.ReadAll(run.InputJson);
+        if (!events.Any(e => IsLarge(e.Data.GetRawText())))
+        {
+            return run;
+        }
+
+        var stored = new List<EventRecord>();
+        foreach (var (id, name, timestamp, data, _) in events)
+        {
+            var json = data.GetRawText();
+            var record = new EventRecord(id, name, json, timestamp, timestamp);
+            if (IsLarge(json))
+            {
+                var bytes = Encoding.UTF8.GetByteCount(json);
+                record = record with { DataJson = LargeEventData.Reference(await StoreIdAsync(run.Id, Compress(json), bytes, cancellationToken).ConfigureAwait(false), bytes) };
+            }
+
+            stored.Add(record);
+        }
+
+        return run with { StoredInputJson = EventJson.ToInput(stored) };
+    }
+
+    /// <summary>
+    /// <paramref name="json"/> (a run's input, or a wait's result: one event) with each event's data stored out of line
+    /// read back in.
+    /// </summary>
+    /// <exception cref="BatonException">A value is gone (deleted with its run or event by history retention).</exception>
+    public async Task<string> ExpandEventsAsync(string json, CancellationToken cancellationToken)
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (id, _) in LargeEventData.References(json))
+        {
+            values[id] = Decompress(await LoadAsync(id, cancellationToken).ConfigureAwait(false));
+        }
+
+        return values.Count == 0 ? json : LargeEventData.Rewrite(json, (id, _) => values[id]);
+    }
+
+    /// <summary>A run's input for a new run <paramref name="runId"/>: each value it refers to copied for the new run.</summary>
+    public async Task<string> CopyEventsAsync(string storedInput, string runId, CancellationToken cancellationToken)
+    {
+        var copies = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (id, bytes) in LargeEventData.References(storedInput))
+        {
+            var compressed = await LoadAsync(id, cancellationToken).ConfigureAwait(false);
+            copies[id] = await StoreIdAsync(runId, compressed, bytes, cancellationToken).ConfigureAwait(false);
+        }
+
+        return copies.Count == 0 ? storedInput : LargeEventData.Rewrite(storedInput, (id, bytes) => LargeEventData.Reference(copies[id], bytes));
+    }
+
+    /// <summary>Whether event data is stored out of line.</summary>
+    private bool IsLarge(string dataJson) =>
+        dataJson.Length > engine.Options.LargeValueBytes / 3 && Encoding.UTF8.GetByteCount(dataJson) > engine.Options.LargeValueBytes;
+
+    private async Task<string> StoreIdAsync(string runId, byte[] compressed, long bytes, CancellationToken cancellationToken)
     {
         var id = Ids.New(engine.Time);
         await engine.Storage.Runs.StoreLargeValueAsync(id, runId, compressed, bytes, cancellationToken).ConfigureAwait(false);
+        return id;
+    }
+
+    /// <summary>Stores a compressed value under a new id for <paramref name="runId"/> and returns the reference to it.</summary>
+    private async Task<string> StoreAsync(string runId, byte[] compressed, long bytes, CancellationToken cancellationToken)
+    {
+        var id = await StoreIdAsync(runId, compressed, bytes, cancellationToken).ConfigureAwait(false);
         return $"{Prefix}{id}:{bytes.ToString(CultureInfo.InvariantCulture)}";
     }
 

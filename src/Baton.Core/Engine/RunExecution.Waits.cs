@@ -18,7 +18,7 @@ internal sealed partial class RunExecution
         var (key, recorded) = ReserveKey(id, StepKind.WaitForEvent);
         if (recorded?.Status == StepStatus.Completed)
         {
-            return ToEnvelope<T>(recorded.OutputJson, key);
+            return await ToEnvelopeAsync<T>(recorded.OutputJson, key).ConfigureAwait(false);
         }
 
         if (!TryBeginStep())
@@ -33,7 +33,7 @@ internal sealed partial class RunExecution
             {
                 var now = _engine.Time.GetUtcNow();
                 var waiting = new StepRecord(key, StepKind.WaitForEvent, StepStatus.Waiting, null, null, 0, now, null, Deadline(now, timeout));
-                var wait = new EventWait(eventName, match, condition, _claim.InputJson, lookback is { } back ? now - back : null);
+                var wait = new EventWait(eventName, match, condition, _inputJson, lookback is { } back ? now - back : null);
                 current = await WriteAsync(key, () => _engine.Storage.Queue.WaitForEventAsync(Lease, waiting, wait, CancellationToken.None)).ConfigureAwait(false);
             }
 
@@ -45,7 +45,7 @@ internal sealed partial class RunExecution
         }
 
         return current?.Status == StepStatus.Completed
-            ? ToEnvelope<T>(current.OutputJson, key)
+            ? await ToEnvelopeAsync<T>(current.OutputJson, key).ConfigureAwait(false)
             : await SuspendOnAsync<EventEnvelope<T>?>(current, RunStatus.WaitingForEvent).ConfigureAwait(false);
     }
 
@@ -79,6 +79,7 @@ internal sealed partial class RunExecution
                 var waiting = new StepRecord(key, StepKind.Invoke, StepStatus.Waiting, null, null, 0, now, null, timeout is { } limit ? Deadline(now, limit) : null);
                 current = await WriteAsync(key, async () =>
                 {
+                    child = await _engine.LargeValues.StoreInputAsync(child, CancellationToken.None).ConfigureAwait(false);
                     await _engine.Storage.Queue.StartChildrenAsync(Lease, waiting, WaitKind.Invoke, [child], CancellationToken.None).ConfigureAwait(false);
                     return waiting;
                 }).ConfigureAwait(false);
@@ -131,7 +132,8 @@ internal sealed partial class RunExecution
                 var waiting = new StepRecord(key, StepKind.BatchInvoke, StepStatus.Waiting, null, null, 0, now, null, null);
                 current = await WriteAsync(key, async () =>
                 {
-                    await _engine.Storage.Queue.StartChildrenAsync(Lease, waiting, WaitKind.BatchInvoke, children, CancellationToken.None).ConfigureAwait(false);
+                    var stored = await Task.WhenAll(children.Select(c => _engine.LargeValues.StoreInputAsync(c, CancellationToken.None))).ConfigureAwait(false);
+                    await _engine.Storage.Queue.StartChildrenAsync(Lease, waiting, WaitKind.BatchInvoke, stored, CancellationToken.None).ConfigureAwait(false);
                     return waiting;
                 }).ConfigureAwait(false);
                 _engine.WorkAvailable.Set();
@@ -270,13 +272,15 @@ internal sealed partial class RunExecution
     private static DateTimeOffset Deadline(DateTimeOffset now, TimeSpan timeout) =>
         timeout >= DateTimeOffset.MaxValue - now ? DateTimeOffset.MaxValue : now + timeout;
 
-    private EventEnvelope<T>? ToEnvelope<T>(string? json, string key)
+    private async Task<EventEnvelope<T>?> ToEnvelopeAsync<T>(string? json, string key)
     {
         if (json is null)
         {
             return null;
         }
 
+        // An event with large data is recorded with a reference to a copy the run owns, read back when the wait returns.
+        json = await _engine.LargeValues.ExpandEventsAsync(json, CancellationToken).ConfigureAwait(false);
         using var document = JsonDocument.Parse(json);
         var root = document.RootElement;
         var data = root.GetProperty("data").Clone();

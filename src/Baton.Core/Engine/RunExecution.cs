@@ -20,6 +20,7 @@ internal sealed partial class RunExecution
     private AsyncServiceScope _scope;
     private (string Id, string Name, DateTimeOffset Timestamp, JsonElement Data, JsonElement Event) _input;
     private IReadOnlyList<(string Id, string Name, DateTimeOffset Timestamp, JsonElement Data, JsonElement Event)> _events = [];
+    private string _inputJson = "[]";
 
     public RunExecution(BatonEngine engine, ClaimedRun claim, FunctionDefinition function)
     {
@@ -60,7 +61,9 @@ internal sealed partial class RunExecution
             }
 
             _unvisited = _journal.Count;
-            _events = EventJson.ReadAll(_claim.InputJson);
+            // Events with large data hold references in storage: their data is read back here, once per execution.
+            _inputJson = await _engine.LargeValues.ExpandEventsAsync(_claim.InputJson, CancellationToken.None).ConfigureAwait(false);
+            _events = EventJson.ReadAll(_inputJson);
             _input = _events[0];
             if (!await ApplyTimeoutsAsync().ConfigureAwait(false))
             {

@@ -19,6 +19,16 @@ public sealed record NewRun(
     string? ConcurrencyKey = null)
 {
     /// <summary>
+    /// What is written for the input when it differs from <see cref="InputJson"/>: the events with their large data
+    /// replaced by references to values stored out of line (owned by this run). Storage writes this and evaluates cancel
+    /// rules on <see cref="InputJson"/>.
+    /// </summary>
+    public string? StoredInputJson { get; init; }
+
+    /// <summary>The input as written to storage.</summary>
+    public string StoredInput => StoredInputJson ?? InputJson;
+
+    /// <summary>
     /// With an idempotency key the run is created only if no run of its function holds the same key until later than
     /// its creation; it then holds the key until <see cref="IdempotentUntil"/>.
     /// </summary>

@@ -85,8 +85,21 @@ internal static partial class WaitMatching
         return chosen;
     }
 
-    /// <summary>The JSON a resolved wait records as its step's result: the event as <c>{id, name, data, ts}</c>.</summary>
-    public static string ResultJson(EventRecord record) => EventJson.ToObject(record);
+    /// <summary>
+    /// The JSON a resolved wait records as its step's result: the event as <c>{id, name, data, ts}</c>. When the event's
+    /// data is stored out of line, the result refers to a copy for the waiting run (which may outlive the event): storage
+    /// copies value <c>CopyFrom</c> to <c>CopyTo</c>, owned by that run, with the result.
+    /// </summary>
+    public static (string Output, string? CopyFrom, string? CopyTo) Result(EventRecord record)
+    {
+        if (LargeEventData.TryParse(record.StoredDataJson, out var source, out var bytes))
+        {
+            var copy = Guid.NewGuid().ToString("N");
+            return (EventJson.ToObject(record with { DataJson = LargeEventData.Reference(copy, bytes) }), source, copy);
+        }
+
+        return (EventJson.ToObject(record), null, null);
+    }
 
     private static bool Satisfies(string condition, string? triggerInputJson, EventRecord record, Dictionary<int, JsonElement> incoming, int index)
     {

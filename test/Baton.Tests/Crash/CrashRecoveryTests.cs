@@ -60,6 +60,9 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
         Assert.Equal(Rounds * EventsPerRound, storage.Scalar("SELECT COUNT(*) FROM runs WHERE function_id = 'crash-pipeline' AND status = 3"));
         Assert.Equal(Rounds * EventsPerRound, storage.Scalar("SELECT COUNT(*) FROM runs WHERE function_id = 'crash-child' AND status = 3"));
         Assert.Equal(0, storage.Scalar("SELECT COUNT(*) FROM runs WHERE status <> 3"));
+
+        // Each child's event had its data stored out of line, and each child read it back intact (it fails otherwise).
+        Assert.Equal(Rounds * EventsPerRound, storage.Scalar("SELECT COUNT(*) FROM events WHERE name = 'crash/child' AND data LIKE '{\"\\u0001baton-large-value\":%'"));
         var reruns = await LedgerCheck.VerifyAsync(ledger, storage, Rounds * EventsPerRound * 7);
         output.WriteLine($"{kills} kills ({interrupted} with runs unfinished); {Rounds * EventsPerRound * 7} committed steps; {reruns} step bodies re-ran because a kill came before their commit");
     }

@@ -124,6 +124,40 @@ public abstract class DashboardQueriesTests
     }
 
     [Fact]
+    public async Task LargeEvents_AreListedBySize_ReadWholeById_AndAWaitsLargeAnswerIsReadOnRequest()
+    {
+        var (app, http, storage) = await StartAsync();
+        await using var _ = app;
+        using var __ = storage;
+        var client = app.Services.GetRequiredService<IBatonClient>();
+        var remote = new BatonHttpClient(http);
+        var body = string.Concat(Enumerable.Range(0, 12_000).Select(i => $"para {i}. "));
+
+        var review = await remote.SendAsync(new BatonEvent("doc/review", new Doc("t1")));
+        await TestHost.EventuallyAsync(async () => (await client.GetRunAsync(review.RunIds[0]))!.Status == RunStatus.WaitingForEvent, "the run waits");
+        var approved = await remote.SendAsync(new BatonEvent("doc/approved", new { title = "t1", body }));
+        await client.WaitForRunAsync(review.RunIds[0], TestHost.Timeout);
+
+        // A list gives the size; the event read by id has its data, over HTTP and through BatonHttpClient.
+        var listed = (await GetAsync(http, "api/v1/events?name=doc/approved")).GetProperty("events").EnumerateArray().Single();
+        Assert.Equal(JsonValueKind.Null, listed.GetProperty("data").ValueKind);
+        var size = listed.GetProperty("dataBytes").GetInt64();
+        Assert.True(size > body.Length);
+        Assert.Equal(body, (await GetAsync(http, $"api/v1/events/{approved.Ids[0]}")).GetProperty("data").GetProperty("body").GetString());
+        var read = (await remote.GetEventAsync(approved.Ids[0]))!;
+        Assert.Equal(size, read.DataBytes);
+        Assert.Equal(body, read.Data.GetProperty("body").GetString());
+
+        // The wait's result is shown by size, and read on request with the event's data.
+        var step = (await GetAsync(http, $"api/v1/runs/{review.RunIds[0]}")).GetProperty("steps").EnumerateArray().Single(s => s.GetProperty("id").GetString() == "approval");
+        Assert.Equal(JsonValueKind.Null, step.GetProperty("output").ValueKind);
+        Assert.Equal(size, step.GetProperty("outputBytes").GetInt64());
+        var output = await GetAsync(http, $"api/v1/runs/{review.RunIds[0]}/steps/approval/output");
+        Assert.Equal(body, output.GetProperty("data").GetProperty("body").GetString());
+        Assert.Equal(approved.Ids[0], output.GetProperty("id").GetString());
+    }
+
+    [Fact]
     public async Task CountsQueuesWaitsAndHealth_AreReadable_IncludingFunctionIdsWithASlash()
     {
         var (app, http, storage) = await StartAsync();

@@ -181,6 +181,8 @@ public abstract class HttpApiTests
         await ProblemAsync(await http.PostAsync("api/v1/events", Body("""{"name":"doc/uploaded","ts":"yesterday"}""")), HttpStatusCode.BadRequest, "\"ts\"");
         await ProblemAsync(await http.PostAsync("api/v1/events", new StringContent("name=x", Encoding.UTF8, "text/plain")), HttpStatusCode.UnsupportedMediaType, "application/json");
         await ProblemAsync(await http.PostAsync("api/v1/events", Body($$$"""{"name":"doc/uploaded","data":{"text":"{{{new string('x', 1_100_000)}}}"}}""")), HttpStatusCode.RequestEntityTooLarge, "bytes");
+        await ProblemAsync(await http.PostAsync("api/v1/events", Body("""{"name":"doc/uploaded","data":{"\u0001baton-large-value":"guessed-id:10"}}""")), HttpStatusCode.BadRequest, "reserves");
+        await ProblemAsync(await http.PostAsync("api/v1/functions/greet/runs", Body("""{"data":{"\u0001baton-large-value":"guessed-id:10"}}""")), HttpStatusCode.BadRequest, "reserves");
         await ProblemAsync(await http.PostAsync("api/v1/functions/nope/runs", Body("{}")), HttpStatusCode.NotFound, "nope");
         await ProblemAsync(await http.PostAsync("api/v1/functions/greet/runs?wait=9999", Body("{}")), HttpStatusCode.BadRequest, "wait=9999");
         await ProblemAsync(await http.PostAsync("api/v1/functions/greet/runs", Body("""{"tags":"vip"}""")), HttpStatusCode.BadRequest, "\"tags\"");
