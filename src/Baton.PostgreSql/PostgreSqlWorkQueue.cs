@@ -410,18 +410,24 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
         // Look-back: events already stored that match decide first (conditions are evaluated in .NET between the rounds).
         // Events whose data is stored out of line are read back, in a round of their own, and matched here.
         var earlier = new PgCommand($"""
-                SELECT id, name, data, ts, received_at FROM {S}.events
-                WHERE name = @name AND received_at >= @from
-                  AND (@path IS NULL OR {S}.match_value(data, @path) = {S}.match_value(@trigger, @path) OR starts_with(data, @large))
-                ORDER BY received_at LIMIT 10000
+                (SELECT id, name, data, ts, received_at FROM {S}.events
+                WHERE name = @name AND received_at >= @from AND NOT starts_with(data, @large)
+                  AND (@path IS NULL OR {S}.match_value(data, @path) = {S}.match_value(@trigger, @path))
+                ORDER BY received_at LIMIT 10000)
+                UNION ALL
+                (SELECT id, name, data, ts, received_at FROM {S}.events
+                WHERE name = @name AND received_at >= @from AND starts_with(data, @large)
+                ORDER BY received_at LIMIT @reads)
+                ORDER BY received_at
                 """, returnsRows: true)
             .With("name", wait.EventName).With("from", Ms(from)).With("path", wait.MatchPath).With("trigger", triggerData)
-            .With("large", LargeEventData.ReferencePrefix);
+            .With("large", LargeEventData.ReferencePrefix).With("reads", LargeEventData.MaxLookbackReads);
         PgNext<StepRecord> Decide(IReadOnlyList<EventRecord> events)
         {
             // Rows stored inline were matched by SQL; read-back ones are matched here.
             var matchValue = wait.MatchPath is { } path ? WaitMatching.MatchValue(triggerData, path) : null;
-            events = [.. events.Where(e => wait.MatchPath is null || e.StoredDataJson is null || WaitMatching.MatchValue(e.DataJson, wait.MatchPath) == matchValue)];
+            events = [.. events.Where(e => wait.MatchPath is null || e.StoredDataJson is null
+                || (matchValue is not null && WaitMatching.MatchValue(e.DataJson, wait.MatchPath) == matchValue))];
             var candidates = events.Select((_, i) => new WaitCandidate(i, "", "", wait.Condition, wait.TriggerInputJson)).ToList();
             if (WaitMatching.Choose(events, candidates) is not [var (_, first), ..])
             {

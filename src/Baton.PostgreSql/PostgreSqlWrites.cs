@@ -422,7 +422,7 @@ internal static class PostgreSqlWrites
                 JOIN {s}.waits w ON w.event_name = e.name AND w.match_path = e.match_path AND w.match_value = e.match_value
                 JOIN {s}.runs r ON r.id = w.run_id
                 UNION ALL
-                SELECT e.idx - 1, w.run_id, w.step_key, w.condition, r.input, w.kind
+                SELECT e.idx - 1, w.run_id, w.step_key, w.condition, CASE WHEN w.condition IS NULL THEN NULL ELSE r.input END, w.kind
                 FROM unnest(@names) WITH ORDINALITY AS e(name, idx)
                 JOIN {s}.waits w ON w.event_name = e.name AND w.match_path IS NULL
                 JOIN {s}.runs r ON r.id = w.run_id

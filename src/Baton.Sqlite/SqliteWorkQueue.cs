@@ -467,15 +467,27 @@ internal sealed class SqliteWorkQueue(SqliteDatabase database) : IWorkQueue
         // A string match value (the common case: ids) narrows the scan in SQL; the exact comparison is made below, on the
         // data as sent (read back for data stored out of line).
         var text = matchValue is ['"', ..] ? System.Text.Json.JsonSerializer.Deserialize<string>(matchValue) : null;
+        // Events whose data is stored out of line cannot be narrowed in SQL: the first LargeEventData.MaxLookbackReads
+        // of them are read back and matched here.
         var rows = new List<EventRecord>();
-        using (var reader = w.Command("""
-                SELECT id, name, data, ts, received_at FROM events
-                WHERE name = @name AND received_at >= @from AND (@text IS NULL OR json_extract(data, @json_path) = @text OR data LIKE @large)
-                ORDER BY received_at LIMIT 10000;
-                """).With("@name", wait.EventName).With("@from", Ms(from)).With("@large", LargeEventData.ReferencePrefix + "%")
-                .With("@text", text).With("@json_path", text is null ? null : "$." + string.Join('.', WaitMatching.DataSegments(wait.MatchPath!).Select(s => $"\"{s}\"")))
-                .ExecuteReader())
+        foreach (var sql in new[]
         {
+            """
+            SELECT id, name, data, ts, received_at FROM events
+            WHERE name = @name AND received_at >= @from AND (@text IS NULL OR json_extract(data, @json_path) = @text) AND data NOT LIKE @large
+            ORDER BY received_at LIMIT 10000;
+            """,
+            """
+            SELECT id, name, data, ts, received_at FROM events
+            WHERE name = @name AND received_at >= @from AND data LIKE @large
+            ORDER BY received_at LIMIT @reads;
+            """,
+        })
+        {
+            using var reader = w.Command(sql).With("@name", wait.EventName).With("@from", Ms(from))
+                .With("@large", LargeEventData.ReferencePrefix + "%").With("@reads", LargeEventData.MaxLookbackReads)
+                .With("@text", text).With("@json_path", text is null ? null : "$." + string.Join('.', WaitMatching.DataSegments(wait.MatchPath!).Select(s => $"\"{s}\"")))
+                .ExecuteReader();
             while (reader.Read())
             {
                 rows.Add(new EventRecord(reader.GetString(0), reader.GetString(1), reader.GetString(2), Time0(reader.GetInt64(3)), Time0(reader.GetInt64(4))));
@@ -483,6 +495,7 @@ internal sealed class SqliteWorkQueue(SqliteDatabase database) : IWorkQueue
         }
 
         var events = rows
+            .OrderBy(e => e.ReceivedAt)
             .Select(e => LargeEventData.TryParse(e.DataJson, out _, out _)
                 ? e with { DataJson = ExpandData(w, e), StoredDataJson = e.DataJson }
                 : e)

@@ -282,7 +282,7 @@ internal static class SqliteWrites
             }
 
             ReadCandidates(writer, writer.Command("""
-                    SELECT w.run_id, w.step_key, w.condition, r.input, w.kind
+                    SELECT w.run_id, w.step_key, w.condition, CASE WHEN w.condition IS NULL THEN NULL ELSE r.input END, w.kind
                     FROM waits w JOIN runs r ON r.id = w.run_id
                     WHERE w.event_name = @name AND w.match_path IS NULL;
                     """).With("@name", e.Name), i, candidates);

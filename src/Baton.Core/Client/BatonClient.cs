@@ -73,7 +73,14 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
         var kept = new List<StepRecord>();
         foreach (var step in steps.Take(at).Select(s => SleepOver(s, now)).Where(s => s.Status == StepStatus.Completed))
         {
-            kept.Add(step with { OutputJson = await engine.LargeValues.CopyAsync(step.OutputJson, newRunId, cancellationToken).ConfigureAwait(false) });
+            // A wait's result refers to the run's copy of a large event's data: the rerun gets its own copy too.
+            var output = await engine.LargeValues.CopyAsync(step.OutputJson, newRunId, cancellationToken).ConfigureAwait(false);
+            if (step.Kind == StepKind.WaitForEvent && output is not null)
+            {
+                output = await engine.LargeValues.CopyEventsAsync(output, newRunId, cancellationToken).ConfigureAwait(false);
+            }
+
+            kept.Add(step with { OutputJson = output });
         }
 
         return await CreateRunLikeAsync(run, kept, cancellationToken, newRunId).ConfigureAwait(false);

@@ -167,7 +167,10 @@ internal sealed class LargeValues(BatonEngine engine)
         return values.Count == 0 ? json : LargeEventData.Rewrite(json, (id, _) => values[id]);
     }
 
-    /// <summary>A run's input for a new run <paramref name="runId"/>: each value it refers to copied for the new run.</summary>
+    /// <summary>
+    /// A run's input (or a wait's result) for a new run <paramref name="runId"/>: each value it refers to copied for the
+    /// new run.
+    /// </summary>
     public async Task<string> CopyEventsAsync(string storedInput, string runId, CancellationToken cancellationToken)
     {
         var copies = new Dictionary<string, string>(StringComparer.Ordinal);

@@ -23,6 +23,12 @@ internal static class LargeEventData
     /// <summary>The start of a reference object's JSON text (for a SQL <c>LIKE</c> on stored event data).</summary>
     public const string ReferencePrefix = "{\"" + EscapedKey + "\":";
 
+    /// <summary>
+    /// How many events stored out of line a look-back reads back at most (the oldest in its window): SQL cannot narrow
+    /// them by match value, so each is read and matched in .NET.
+    /// </summary>
+    public const int MaxLookbackReads = 1000;
+
     public static string Reference(string id, long bytes) =>
         $"{ReferencePrefix}\"{id}:{bytes.ToString(CultureInfo.InvariantCulture)}\"}}";
 

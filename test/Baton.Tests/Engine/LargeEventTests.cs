@@ -129,6 +129,47 @@ public abstract class LargeEventTests : EngineTests
     }
 
     [Fact]
+    public async Task RerunFromAStep_AfterAWaitForALargeEvent_HasItsOwnCopy_ThatReplaysAfterTheOriginalIsPurged()
+    {
+        using var storage = NewStorage();
+        var time = new FakeTimeProvider(Start);
+        var answer = new Doc("d1", "bob", Text(11));
+        var checks = new ConcurrentQueue<bool>();
+        await using var host = await StartAsync(
+            b => b.AddFunction<Doc>("gate", f => f.TriggerOn("review/requested"), async ctx =>
+            {
+                var approval = await ctx.Step.WaitForEvent<Doc>("approval", "review/approved", TimeSpan.FromDays(1), match: "data.id");
+                await ctx.Step.Run("check", () => approval!.Data == answer);
+                await ctx.Step.Sleep("later", TimeSpan.FromDays(30));
+                await ctx.Step.Run("final", () => checks.Enqueue(approval!.Data == answer));
+            }),
+            storage,
+            time,
+            o => o.HistoryRetention = null);
+
+        var original = Assert.Single((await host.Client.SendAsync(new BatonEvent("review/requested", new Doc("d1", "ann", "short")))).RunIds);
+        await TestHost.EventuallyAsync(async () => await host.StatusAsync(original) == RunStatus.WaitingForEvent, "the run waits");
+        await host.Client.SendAsync(new BatonEvent("review/approved", answer));
+        await TestHost.EventuallyAsync(async () => await host.StatusAsync(original) == RunStatus.Waiting, "the run sleeps");
+        await TestHost.AdvanceUntilAsync(time, TimeSpan.FromDays(30), async () => (await host.StatusAsync(original)).IsTerminal());
+
+        var rerun = await host.Client.RerunFromStepAsync(original, "check");
+        await TestHost.EventuallyAsync(async () => await host.StatusAsync(rerun) == RunStatus.Waiting, "the rerun sleeps");
+        time.Advance(TimeSpan.FromDays(10));
+        await using (var purger = storage.Create(time))
+        {
+            await purger.InitializeAsync(default);
+            await purger.Runs.PurgeAsync(time.GetUtcNow() - TimeSpan.FromDays(7), 100, default);
+        }
+
+        Assert.Null(await host.Client.GetRunAsync(original));
+        Assert.Equal(answer, (await host.Client.GetStepOutputAsync(rerun, "approval"))!.Value.GetProperty("data").Deserialize<Doc>(JsonSerializerOptions.Web));
+        await TestHost.AdvanceUntilAsync(time, TimeSpan.FromDays(30), async () => (await host.StatusAsync(rerun)).IsTerminal());
+        Assert.Equal(RunStatus.Completed, await host.StatusAsync(rerun));
+        Assert.Equal([true, true], checks);
+    }
+
+    [Fact]
     public async Task WaitForEvent_Lookback_FindsALargeEventSentBefore()
     {
         var answer = new Doc("d7", "bob", Text(4));
