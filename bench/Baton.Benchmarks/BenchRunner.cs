@@ -62,6 +62,10 @@ public sealed class BenchRunner(
             foreach (var peer in peers)
             {
                 await MeasurePercentilesAsync("latency, in-process", "Hangfire", peer.ToString(), () => hangfire.LatencyAsync(peer, settings.LatencySamples, CancellationToken.None));
+                if (peer != PeerStorage.InMemory)
+                {
+                    await MeasurePercentilesAsync("latency, across processes", "Hangfire", peer.ToString(), () => hangfire.CrossProcessLatencyAsync(peer, settings.LatencySamples, CancellationToken.None));
+                }
             }
         }
 
@@ -205,6 +209,9 @@ public sealed class BenchRunner(
             var writes = Value("checkpoint writes", "Baton", storage);
             Ratio($"group commit, {storage}: Baton checkpoint writes / raw batched rows (target 0.5x)", writes, Value("storage-limit, 100 rows/tx", "raw", storage));
             Ratio($"group commit, {storage}: Baton checkpoint writes / raw 1 row per tx", writes, Value("storage-limit, 1 row/tx", "raw", storage));
+
+            // Lower is better: Baton's share of Hangfire's time from enqueue (a send, in another process) to the job's start.
+            Ratio($"latency across processes p50, {storage}: Baton / Hangfire", Value("latency, across processes p50", "Baton", storage), Value("latency, across processes p50", "Hangfire", storage));
 
             const string large = "large results, 10 steps x 1 MB";
             Ratio($"{large}, {storage}: time per step, out of line / inline", Value($"{large}, out of line: time per step", "Baton", storage), Value($"{large}, inline (naive): time per step", "Baton", storage));

@@ -14,6 +14,12 @@ if (args.Length > 0 && args[0] == "--sender")
     return 0;
 }
 
+if (args.Length > 0 && args[0] == "--hangfire-sender")
+{
+    await HangfirePeer.RunSenderAsync(Enum.Parse<PeerStorage>(args[1]), args[2], args[3].Length == 0 ? null : args[3]);
+    return 0;
+}
+
 var quick = args.Contains("--quick");
 var repetitions = Option("--reps") is { } reps ? int.Parse(reps, System.Globalization.CultureInfo.InvariantCulture) : 3;
 var only = Option("--only")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);

@@ -106,6 +106,57 @@ public sealed class HangfirePeer : IHangfirePeer
         }
     }
 
+    public async Task<LatencySamples> CrossProcessLatencyAsync(PeerStorage storage, int samples, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(samples);
+        if (storage == PeerStorage.InMemory)
+        {
+            throw new ArgumentOutOfRangeException(nameof(storage), storage, "Hangfire.InMemory cannot be shared by two processes.");
+        }
+
+        await using var scope = await OpenAsync(storage, cancellationToken);
+        var server = StartServer(scope, LatencyWorkers);
+        try
+        {
+            using var sender = Scenarios.SenderProcess.StartHangfire(storage, scope.Locator!, _postgresConnectionString);
+            var milliseconds = new List<double>(samples);
+
+            // Three warm-up samples (JIT and connections on both sides), then the measured ones, each on an idle server.
+            for (var i = -3; i < samples; i++)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(20, 61)), cancellationToken);
+                var enqueuedAt = long.Parse(await sender.SendAsync(i), System.Globalization.CultureInfo.InvariantCulture);
+                var startedAt = 0L;
+                await WaitUntilAsync(() => HangfirePeerJobs.TryTakeStart(enqueuedAt, out startedAt), SingleJobTimeout, scope, $"start cross-process latency sample {i + 4}", cancellationToken);
+                if (i >= 0)
+                {
+                    milliseconds.Add(Stopwatch.GetElapsedTime(enqueuedAt, startedAt).TotalMilliseconds);
+                }
+            }
+
+            return new LatencySamples(milliseconds);
+        }
+        finally
+        {
+            await StopAsync(server);
+        }
+    }
+
+    /// <summary>The sender's side of <see cref="CrossProcessLatencyAsync"/>: enqueues a stamped job per request; answers with its stamp.</summary>
+    internal static async Task RunSenderAsync(PeerStorage storage, string locator, string? postgresConnectionString)
+    {
+        EnsureConfigured();
+        var client = new BackgroundJobClient(HangfireStorageScope.Open(storage, locator, postgresConnectionString));
+        Console.WriteLine("ready");
+        while (await Console.In.ReadLineAsync() is not null)
+        {
+            // Stopwatch timestamps are the machine's monotonic clock: comparable across processes.
+            var enqueuedAt = Stopwatch.GetTimestamp();
+            client.Enqueue(() => HangfirePeerJobs.Stamp(enqueuedAt));
+            Console.WriteLine($"ok {enqueuedAt.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+        }
+    }
+
     /// <summary>Starts a server on jobs already enqueued and times it until <paramref name="jobs"/> have run and succeeded.</summary>
     private static async Task<double> ProcessAsync(
         HangfireStorageScope scope, long targetRuns, long jobs, TimeSpan timeout, string what, CancellationToken cancellationToken)

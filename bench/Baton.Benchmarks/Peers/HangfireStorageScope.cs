@@ -31,6 +31,9 @@ internal sealed class HangfireStorageScope : IAsyncDisposable
 
     public JobStorage Storage { get; }
 
+    /// <summary>Where another process finds the same storage (<see cref="Open"/>): the SQLite file or the PostgreSQL schema.</summary>
+    public string? Locator => _sqlitePath ?? _postgresSchema;
+
     /// <summary>Names the storage in error messages.</summary>
     public string Description { get; }
 
@@ -47,8 +50,7 @@ internal sealed class HangfireStorageScope : IAsyncDisposable
             {
                 Directory.CreateDirectory(workDirectory);
                 var path = Path.Combine(workDirectory, $"hangfire-{suffix}.db");
-                var storage = new SQLiteStorage(path, new SQLiteStorageOptions { QueuePollInterval = QueuePollInterval });
-                return new HangfireStorageScope(storage, $"Hangfire.Storage.SQLite ({path})", path, null, null);
+                return new HangfireStorageScope(Open(kind, path, null), $"Hangfire.Storage.SQLite ({path})", path, null, null);
             }
 
             case PeerStorage.PostgreSql:
@@ -59,20 +61,10 @@ internal sealed class HangfireStorageScope : IAsyncDisposable
                 }
 
                 var schema = "hangfire_" + suffix;
-                var options = new PostgreSqlStorageOptions
-                {
-                    SchemaName = schema,
-                    PrepareSchemaIfNecessary = true,
-                    QueuePollInterval = QueuePollInterval,
-                    // Long polling with a short poll interval left jobs stuck in the research runs: keep it off.
-                    EnableLongPolling = false,
-                };
                 try
                 {
                     // The constructor installs the schema, synchronously.
-                    var storage = await Task.Run(
-                        () => new PostgreSqlStorage(new NpgsqlConnectionFactory(postgresConnectionString, options, null), options),
-                        cancellationToken);
+                    var storage = await Task.Run(() => Open(kind, schema, postgresConnectionString), cancellationToken);
                     return new HangfireStorageScope(storage, $"Hangfire.PostgreSql (schema {schema})", null, postgresConnectionString, schema);
                 }
                 catch
@@ -85,6 +77,28 @@ internal sealed class HangfireStorageScope : IAsyncDisposable
             default:
                 throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown Hangfire storage.");
         }
+    }
+
+    /// <summary>
+    /// The durable storage at <paramref name="locator"/> (a SQLite file, or a PostgreSQL schema, installed if missing), with
+    /// the peer's settings: this process's scope, or another process enqueueing into it.
+    /// </summary>
+    public static JobStorage Open(PeerStorage kind, string locator, string? postgresConnectionString)
+    {
+        if (kind == PeerStorage.Sqlite)
+        {
+            return new SQLiteStorage(locator, new SQLiteStorageOptions { QueuePollInterval = QueuePollInterval });
+        }
+
+        var options = new PostgreSqlStorageOptions
+        {
+            SchemaName = locator,
+            PrepareSchemaIfNecessary = true,
+            QueuePollInterval = QueuePollInterval,
+            // Long polling with a short poll interval left jobs stuck in the research runs: keep it off.
+            EnableLongPolling = false,
+        };
+        return new PostgreSqlStorage(new NpgsqlConnectionFactory(postgresConnectionString!, options, null), options);
     }
 
     public async ValueTask DisposeAsync()

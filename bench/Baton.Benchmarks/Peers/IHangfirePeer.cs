@@ -14,4 +14,10 @@ public interface IHangfirePeer
 
     /// <summary>Enqueue → job start latency on an idle server, <paramref name="samples"/> samples, enqueued from this process.</summary>
     Task<LatencySamples> LatencyAsync(PeerStorage storage, int samples, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Enqueue → job start latency on an idle server, <paramref name="samples"/> samples, enqueued by another process
+    /// (durable storages only: nothing but the storage connects the two processes).
+    /// </summary>
+    Task<LatencySamples> CrossProcessLatencyAsync(PeerStorage storage, int samples, CancellationToken cancellationToken);
 }

@@ -9,10 +9,18 @@ public sealed class SenderProcess : IDisposable
 
     private SenderProcess(Process process) => _process = process;
 
-    public static SenderProcess Start(BenchStorage storage, BenchEnvironment environment, string database)
+    public static SenderProcess Start(BenchStorage storage, BenchEnvironment environment, string database) =>
+        Start(["--sender", storage.ToString(), environment.WorkDirectory, environment.PostgresConnectionString ?? "", database]);
+
+    /// <summary>A sender that enqueues Hangfire jobs into the peer's storage at <paramref name="locator"/>.</summary>
+    public static SenderProcess StartHangfire(Peers.PeerStorage storage, string locator, string? postgresConnectionString) =>
+        Start(["--hangfire-sender", storage.ToString(), locator, postgresConnectionString ?? ""]);
+
+    private static SenderProcess Start(string[] args)
     {
         var info = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
-        foreach (var arg in new[] { typeof(SenderProcess).Assembly.Location, "--sender", storage.ToString(), environment.WorkDirectory, environment.PostgresConnectionString ?? "", database })
+        info.ArgumentList.Add(typeof(SenderProcess).Assembly.Location);
+        foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);
         }
@@ -26,16 +34,21 @@ public sealed class SenderProcess : IDisposable
         return new SenderProcess(process);
     }
 
-    /// <summary>Asks the sender to send event number <paramref name="n"/> now; returns once it was sent.</summary>
-    public async Task SendAsync(int n)
+    /// <summary>
+    /// Asks the sender to send event (or enqueue job) number <paramref name="n"/> now; returns once it was sent, with
+    /// what the sender said about it (a Hangfire sender: the job's stamp).
+    /// </summary>
+    public async Task<string> SendAsync(int n)
     {
         await _process.StandardInput.WriteLineAsync(n.ToString(System.Globalization.CultureInfo.InvariantCulture));
         await _process.StandardInput.FlushAsync();
         var answer = await _process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30));
-        if (answer != "ok")
+        if (answer is null || !(answer == "ok" || answer.StartsWith("ok ", StringComparison.Ordinal)))
         {
             throw new InvalidOperationException($"The sender process answered '{answer}'.");
         }
+
+        return answer.Length > 3 ? answer[3..] : "";
     }
 
     /// <summary>The sender's side: runs until its standard input closes.</summary>
