@@ -30,6 +30,9 @@ internal sealed class SqliteDatabase : IAsyncDisposable
 
     public TimeProvider Time { get; }
 
+    /// <summary>See <see cref="SqliteOptions.ChangePollInterval"/>.</summary>
+    public TimeSpan? ChangePollInterval => _options.ChangePollInterval;
+
     public SqliteWriter Writer => _writer ?? throw new InvalidOperationException("Baton's SQLite storage is not initialized; the engine initializes it at start-up.");
 
     public void Initialize()

@@ -15,8 +15,20 @@ public sealed class SqliteOptions
     /// <summary>How long a statement waits for another process's lock before failing. Default: 10 s.</summary>
     public TimeSpan BusyTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How often a worker checks whether another process (or connection) committed to the file, to look for work at once
+    /// rather than at its next poll (<see cref="BatonOptions.PollInterval"/>); null turns it off. A check reads a counter
+    /// in shared memory. Default: 25 ms.
+    /// </summary>
+    public TimeSpan? ChangePollInterval { get; set; } = TimeSpan.FromMilliseconds(25);
+
     internal IEnumerable<string> Validate()
     {
+        if (ChangePollInterval is { } change && change <= TimeSpan.Zero)
+        {
+            yield return $"SqliteOptions.ChangePollInterval is {change}; it must be positive, or null to turn it off";
+        }
+
         if (string.IsNullOrWhiteSpace(Path))
         {
             yield return "SqliteOptions.Path is empty; give a file name such as 'baton.db'";

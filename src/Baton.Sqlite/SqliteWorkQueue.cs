@@ -222,7 +222,8 @@ internal sealed class SqliteWorkQueue(SqliteDatabase database) : IWorkQueue
             .ExecuteNonQuery());
 
     // Processes sharing a SQLite file have no notification channel: they find each other's work by polling.
-    public IDisposable SubscribeToWork(Action onWork, Action<string>? onCancelled = null) => NoSubscription.Instance;
+    public IDisposable SubscribeToWork(Action onWork, Action<string>? onCancelled = null) =>
+        database.ChangePollInterval is { } interval ? new SqliteChangeWatcher(database, interval, onWork) : NoSubscription.Instance;
 
     public Task<IReadOnlyList<string>> LeaseOwnersAsync(CancellationToken cancellationToken)
     {

@@ -13,6 +13,35 @@ public sealed class SqliteStorageTests : StorageContractTests, IDisposable
     public void Dispose() => _directory.Dispose();
 
     [Fact]
+    public async Task EventFromAnotherConnection_StartsItsRunAtOnce_NotAtTheWorkersNextPoll()
+    {
+        // Two nodes on one file, as an app and `baton dev` (or two processes) are: each has its own connections.
+        using var storage = new SqliteTestStorage();
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var worker = await TestHost.StartAsync(
+            b => b.AddFunction<object>("greet", f => f.TriggerOn("demo/hello"), _ =>
+            {
+                started.TrySetResult();
+                return Task.CompletedTask;
+            }),
+            storage,
+            options: o => o.PollInterval = TimeSpan.FromHours(1));
+        await using var sender = await TestHost.StartAsync(_ => { }, storage, options: o => o.RunWorker = false);
+
+        await sender.Client.SendAsync(new BatonEvent("demo/hello"));
+
+        // Only the change watcher can tell the idle worker: its poll is an hour away.
+        await started.Task.WaitAsync(TestHost.Timeout);
+    }
+
+    [Fact]
+    public void ChangePollInterval_MustBePositiveOrNull()
+    {
+        Assert.Contains(new SqliteOptions { ChangePollInterval = TimeSpan.Zero }.Validate(), p => p.Contains("ChangePollInterval", StringComparison.Ordinal));
+        Assert.Empty(new SqliteOptions { ChangePollInterval = null }.Validate());
+    }
+
+    [Fact]
     public async Task ConcurrentCheckpoints_AreGroupCommittedIntoFewTransactions()
     {
         var runs = Enumerable.Range(0, 200).Select(i => new NewRun($"r{i}", "f", "[]", Start, Start, null)).ToList();
