@@ -170,7 +170,30 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
             (string?)r[6],
             r[7] is long started ? Time0(started) : null,
             r[8] is long finishBy ? Time0(finishBy) : null,
-            r[9] is long startBy ? Time0(startBy) : null))];
+            r[9] is long startBy ? Time0(startBy) : null,
+            (long)r[1]! > 1 ? ReadJournal(r[10] as string) : null))];
+
+    /// <summary>A journal read with a claim: a JSON array of step rows (key, kind, status, output, error, attempts, times), or null for none.</summary>
+    private static List<StepRecord> ReadJournal(string? json)
+    {
+        if (json is null)
+        {
+            return [];
+        }
+
+        using var document = System.Text.Json.JsonDocument.Parse(json);
+        static DateTimeOffset? Time(System.Text.Json.JsonElement e) => e.ValueKind == System.Text.Json.JsonValueKind.Null ? null : Time0(e.GetInt64());
+        return [.. document.RootElement.EnumerateArray().Select(s => new StepRecord(
+            s[0].GetString()!,
+            (StepKind)s[1].GetInt32(),
+            (StepStatus)s[2].GetInt32(),
+            s[3].GetString(),
+            ErrorFromText(s[4].GetString()),
+            s[5].GetInt32(),
+            Time0(s[6].GetInt64()),
+            Time(s[7]),
+            Time(s[8])))];
+    }
 
     /// <summary>A claim statement: <paramref name="due"/> is CTEs ending in <c>due(run_id)</c>, the runs to lease.</summary>
     private PgCommand ClaimCommand(string due, string owner, DateTimeOffset now, TimeSpan leaseDuration, int max) =>
@@ -182,7 +205,11 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
                     RETURNING q.run_id, q.token, q.finish_by, q.start_by)
                 UPDATE {S}.runs r SET status = 1, started_at = COALESCE(r.started_at, @now)
                 FROM claimed WHERE r.id = claimed.run_id
-                RETURNING r.id, claimed.token, r.function_id, r.input, r.attempt, r.created_at, r.parent_run_id, r.started_at, claimed.finish_by, claimed.start_by
+                RETURNING r.id, claimed.token, r.function_id, r.input, r.attempt, r.created_at, r.parent_run_id, r.started_at, claimed.finish_by, claimed.start_by,
+                    -- A run that executed before replays its journal: read here, it saves the worker a query per run.
+                    CASE WHEN claimed.token > 1 THEN (
+                        SELECT json_agg(json_build_array(s.key, s.kind, s.status, s.output, s.error, s.attempts, s.started_at, s.ended_at, s.wake_at) ORDER BY s.seq)::text
+                        FROM {S}.steps s WHERE s.run_id = r.id) END
                 """, returnsRows: true)
             .With("owner", owner).With("until", Ms(now + leaseDuration)).With("now", Ms(now)).With("max", max);
 

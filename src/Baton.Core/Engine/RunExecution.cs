@@ -56,7 +56,7 @@ internal sealed partial class RunExecution
             // A run's first claim (token 1) finds no journal: nothing has executed yet, so there is nothing to read.
             if (Lease.Token > 1)
             {
-                var steps = await _engine.Storage.Runs.GetStepsAsync(RunId, CancellationToken.None).ConfigureAwait(false);
+                var steps = _claim.Journal ?? await _engine.Storage.Runs.GetStepsAsync(RunId, CancellationToken.None).ConfigureAwait(false);
                 _journal = steps.ToDictionary(s => s.Key, StringComparer.Ordinal);
             }
 

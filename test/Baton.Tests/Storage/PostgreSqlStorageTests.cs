@@ -30,6 +30,37 @@ public sealed class PostgreSqlStorageTests : StorageContractTests
     }
 
     [Fact]
+    public async Task Claim_OfARunThatExecutedBefore_ReadsItsJournal_ExactlyAsGetStepsDoes()
+    {
+        await Storage.Runs.CreateAsync([new NewRun("r1", "f", "[]", Start, Start, null), new NewRun("r2", "f", "[]", Start, Start, null)], default);
+        var limits = new Dictionary<string, Baton.Storage.ConcurrencyRule>();
+        var first = await Storage.Queue.ClaimAsync("w", ["f"], 10, TimeSpan.FromMinutes(1), limits, null, default);
+        Assert.All(first, c => Assert.Null(c.Journal)); // a first claim: there is nothing to read
+        var r1 = first.Single(c => c.Lease.RunId == "r1").Lease;
+        StepRecord[] written =
+        [
+            new("a", StepKind.Run, StepStatus.Completed, "{\"text\":\"é \\\" \\n\"}", null, 1, Start, Start.AddSeconds(1), null),
+            new("b", StepKind.Run, StepStatus.Failed, null, new RunError("System.Exception", "boom \"quoted\"", "at X"), 3, Start.AddSeconds(2), Start.AddSeconds(3), Start.AddMinutes(5)),
+            new("c", StepKind.Sleep, StepStatus.Waiting, null, null, 0, Start.AddSeconds(4), null, Start.AddHours(1)),
+        ];
+        foreach (var step in written)
+        {
+            await Storage.Queue.CheckpointAsync(r1, step, default);
+        }
+
+        foreach (var lease in first.Select(c => c.Lease))
+        {
+            await Storage.Queue.ReleaseAsync(lease, default);
+        }
+
+        var again = await Storage.Queue.ClaimAsync("w", ["f"], 10, TimeSpan.FromMinutes(1), limits, null, default);
+
+        Assert.Equal(written, again.Single(c => c.Lease.RunId == "r1").Journal);
+        Assert.Equal(await Storage.Runs.GetStepsAsync("r1", default), again.Single(c => c.Lease.RunId == "r1").Journal);
+        Assert.Empty(again.Single(c => c.Lease.RunId == "r2").Journal!);
+    }
+
+    [Fact]
     public async Task Claim_FromSeveralNodesAtOnce_EachRunGoesToExactlyOneNode()
     {
         await Storage.Runs.CreateAsync([.. Enumerable.Range(0, 300).Select(i => new NewRun($"r{i:000}", "f", "[]", Start, Start, null))], default);
