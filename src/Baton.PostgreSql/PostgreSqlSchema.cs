@@ -180,6 +180,13 @@ internal static class PostgreSqlSchema
         CREATE INDEX large_values_created ON {s}.large_values (created_at, run_id);
         ALTER TABLE {s}.runs ADD COLUMN progress text, ADD COLUMN metadata text;
         """,
+
+        // 6: one index entry fewer per claim, the hot path's busiest write: queue_owner goes. The leased rows it indexed
+        // are those of queue_running (same predicate), which serves the rare lookups by owner (a node's shutdown, the
+        // list of owners) as well.
+        """
+        DROP INDEX {s}.queue_owner;
+        """,
     ];
 
     public static int Version => Migrations.Length;
