@@ -121,28 +121,34 @@ internal sealed class PostgreSqlRunStore(PostgreSqlDatabase database) : IRunStor
     /// The row is locked while the new metadata and tags are computed from it (FOR UPDATE), so concurrent writers (the
     /// children of one parent, on several nodes) each see the others' keys and tags; limits are checked on the result.
     /// </remarks>
-    public Task<bool> UpdateMetadataAsync(string runId, RunMetadataPatch patch, int maxMetadataChars, int maxTags, CancellationToken cancellationToken)
+    public Task<bool> UpdateMetadataAsync(RunLease writer, string runId, RunMetadataPatch patch, int maxMetadataChars, int maxTags, CancellationToken cancellationToken)
     {
         var s = database.Schema;
         return database.Writer.WriteAsync(
             new PgCommand($"""
-                    WITH next AS (
+                    WITH lease AS (
+                        SELECT 1 FROM {s}.queue WHERE run_id = @lease_run AND owner = @owner AND token = @token),
+                    next AS (
                         SELECT id,
                             CASE WHEN @key::text IS NULL THEN metadata
                                  WHEN @value::text IS NULL THEN (COALESCE(metadata::jsonb, jsonb_build_object()) - @key::text)::text
                                  ELSE (COALESCE(metadata::jsonb, jsonb_build_object()) || jsonb_build_object(@key::text, @value::jsonb))::text END AS metadata,
                             CASE WHEN @tags::text[] IS NULL THEN tags ELSE
                                 (SELECT jsonb_agg(v ORDER BY v)::text FROM (SELECT jsonb_array_elements_text(COALESCE(tags, '[]')::jsonb) v UNION SELECT unnest(@tags::text[])) t) END AS tags
-                        FROM {s}.runs WHERE id = @run FOR UPDATE)
-                    UPDATE {s}.runs r SET progress = COALESCE(@progress::text, r.progress), metadata = next.metadata, tags = next.tags
-                    FROM next
-                    WHERE r.id = next.id
-                      AND (@key::text IS NULL OR length(next.metadata) <= @max_chars)
-                      AND (@tags::text[] IS NULL OR jsonb_array_length(next.tags::jsonb) <= @max_tags);
-                    """)
+                        FROM {s}.runs WHERE id = @run AND EXISTS (SELECT 1 FROM lease) FOR UPDATE),
+                    updated AS (
+                        UPDATE {s}.runs r SET progress = COALESCE(@progress::text, r.progress), metadata = next.metadata, tags = next.tags
+                        FROM next
+                        WHERE r.id = next.id
+                          AND (@key::text IS NULL OR length(next.metadata) <= @max_chars)
+                          AND (@tags::text[] IS NULL OR jsonb_array_length(next.tags::jsonb) <= @max_tags)
+                        RETURNING 1)
+                    SELECT (SELECT COUNT(*) FROM lease), (SELECT COUNT(*) FROM updated)
+                    """, returnsRows: true)
+                .With("lease_run", writer.RunId).With("owner", writer.Owner).With("token", writer.Token)
                 .With("run", runId).With("progress", patch.ProgressJson).With("key", patch.MetadataKey).With("value", patch.MetadataValueJson)
                 .With("tags", patch.AddTags?.ToArray()).With("max_chars", maxMetadataChars).With("max_tags", maxTags),
-            result => result.RecordsAffected == 1);
+            result => (long)result.Rows[0][0]! == 0 ? throw new LeaseLostException(writer.RunId) : (long)result.Rows[0][1]! == 1);
     }
 
     public async Task<IReadOnlyDictionary<RunStatus, long>> CountAsync(RunFilter filter, CancellationToken cancellationToken)

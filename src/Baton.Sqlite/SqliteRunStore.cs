@@ -57,8 +57,10 @@ internal sealed class SqliteRunStore(SqliteDatabase database) : IRunStore
     /// One key is set or removed (json_set / json_remove on a quoted path: the key is replaced whole, as on PostgreSQL);
     /// the limits are checked on the result in the same statement, so concurrent writers cannot pass them together.
     /// </remarks>
-    public Task<bool> UpdateMetadataAsync(string runId, RunMetadataPatch patch, int maxMetadataChars, int maxTags, CancellationToken cancellationToken) =>
-        database.Writer.WriteAsync(w => w.Command("""
+    public Task<bool> UpdateMetadataAsync(RunLease writer, string runId, RunMetadataPatch patch, int maxMetadataChars, int maxTags, CancellationToken cancellationToken) =>
+        database.Writer.WriteAsync(w => w.Command("SELECT 1 FROM queue WHERE run_id = @run AND owner = @owner AND token = @token;").WithLease(writer).ExecuteScalar() is null
+            ? throw new LeaseLostException(writer.RunId)
+            : w.Command("""
                 WITH next AS (
                     SELECT
                         CASE WHEN @key IS NULL THEN metadata

@@ -29,7 +29,19 @@ internal sealed partial class RunExecution
             ? JsonSerializer.Serialize(new RunProgress(p.Value, p.Message, _engine.Time.GetUtcNow()), JsonSerializerOptions.Web)
             : null;
         var valueJson = set is { Value: { } value } ? JsonSerializer.Serialize(value, value.GetType(), _engine.Json) : null;
-        if (!await _engine.Storage.Runs.UpdateMetadataAsync(runId, new RunMetadataPatch(progressJson, set?.Key, valueJson, addTags), RunMetadata.MaxChars, MaxTags, CancellationToken.None).ConfigureAwait(false))
+        bool written;
+        try
+        {
+            written = await _engine.Storage.Runs.UpdateMetadataAsync(Lease, runId, new RunMetadataPatch(progressJson, set?.Key, valueJson, addTags), RunMetadata.MaxChars, MaxTags, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (LeaseLostException)
+        {
+            // Another worker runs this run now: a stale execution reports nothing, and stops as at a failed checkpoint.
+            LoseLease();
+            return;
+        }
+
+        if (!written)
         {
             throw new NonRetriableException(addTags is not null
                 ? $"Run '{runId}' would have more than {MaxTags} tags."

@@ -36,9 +36,11 @@ public interface IRunStore
     /// <summary>
     /// Applies <paramref name="patch"/> to a run's progress, metadata and tags, unless the metadata would then be longer than
     /// <paramref name="maxMetadataChars"/> or the run would have more than <paramref name="maxTags"/> tags. Returns false
-    /// when nothing was changed for that reason (or there is no such run).
+    /// when nothing was changed for that reason (or there is no such run). The write is fenced by
+    /// <paramref name="writer"/>, the lease of the execution that writes (the run's own, or a child's writing to its parent).
     /// </summary>
-    Task<bool> UpdateMetadataAsync(string runId, RunMetadataPatch patch, int maxMetadataChars, int maxTags, CancellationToken cancellationToken);
+    /// <exception cref="LeaseLostException"><paramref name="writer"/> no longer holds its run: nothing was changed.</exception>
+    Task<bool> UpdateMetadataAsync(RunLease writer, string runId, RunMetadataPatch patch, int maxMetadataChars, int maxTags, CancellationToken cancellationToken);
 
     /// <summary>Reads a run's journal in the order its entries were first written.</summary>
     Task<IReadOnlyList<StepRecord>> GetStepsAsync(string runId, CancellationToken cancellationToken);

@@ -129,6 +129,30 @@ public abstract class StorageContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task UpdateMetadata_IsFencedByTheWritersLease_AndBoundedByItsLimits()
+    {
+        await Storage.Runs.CreateAsync([Run("parent"), Run("child")], default);
+        var claimed = await Storage.Queue.ClaimAsync("dead", ["f"], 10, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), null, default);
+        var old = claimed.Single(c => c.Lease.RunId == "child").Lease;
+        var progress = new RunMetadataPatch("""{"value":0.5}""", null, null, null);
+
+        // The child reports on itself and on its parent under its own lease.
+        Assert.True(await Storage.Runs.UpdateMetadataAsync(old, "child", progress, 1000, 10, default));
+        Assert.True(await Storage.Runs.UpdateMetadataAsync(old, "parent", new RunMetadataPatch(null, "k", "1", null), 1000, 10, default));
+        Assert.False(await Storage.Runs.UpdateMetadataAsync(old, "parent", new RunMetadataPatch(null, "big", $"\"{new string('x', 2000)}\"", null), 1000, 10, default));
+
+        // Its lease expires and another worker takes the child: the stale execution writes nothing more.
+        Time.Advance(Lease + TimeSpan.FromSeconds(1));
+        var fresh = (await Storage.Queue.ClaimAsync("alive", ["f"], 10, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), null, default)).Single(c => c.Lease.RunId == "child").Lease;
+        await Assert.ThrowsAsync<LeaseLostException>(() => Storage.Runs.UpdateMetadataAsync(old, "child", new RunMetadataPatch("""{"value":0.9}""", null, null, null), 1000, 10, default));
+        await Assert.ThrowsAsync<LeaseLostException>(() => Storage.Runs.UpdateMetadataAsync(old, "parent", new RunMetadataPatch(null, "k", "2", null), 1000, 10, default));
+        Assert.Equal("""{"value":0.5}""", (await Storage.Runs.GetAsync("child", default))!.ProgressJson);
+        Assert.Contains("\"k\":1", (await Storage.Runs.GetAsync("parent", default))!.MetadataJson!.Replace(" ", "", StringComparison.Ordinal), StringComparison.Ordinal);
+        Assert.True(await Storage.Runs.UpdateMetadataAsync(fresh, "child", new RunMetadataPatch("""{"value":0.9}""", null, null, null), 1000, 10, default));
+        Assert.Equal("""{"value":0.9}""", (await Storage.Runs.GetAsync("child", default))!.ProgressJson);
+    }
+
+    [Fact]
     public async Task Renew_ExtendsTheGivenLeasesOnlyAndReportsWhatIsHeld()
     {
         await Storage.Runs.CreateAsync([Run("r1"), Run("r2"), Run("r3")], default);
