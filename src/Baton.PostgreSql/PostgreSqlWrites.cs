@@ -473,7 +473,7 @@ internal static class PostgreSqlWrites
     public static string Value(Dictionary<string, string> values, string id) =>
         values.TryGetValue(id, out var value)
             ? value
-            : throw new BatonException($"The large value '{id}' is gone: it was deleted with the run or event that held it (history retention).");
+            : throw Engine.LargeValues.Gone(id);
 
     /// <summary>A statement that copies a stored value under a new id, owned by <paramref name="runId"/>.</summary>
     public static PgCommand CopyValue(string s, string from, string to, string runId, DateTimeOffset now) =>

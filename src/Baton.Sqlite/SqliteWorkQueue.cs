@@ -450,13 +450,6 @@ internal sealed class SqliteWorkQueue(SqliteDatabase database) : IWorkQueue
 
     private static void WriteStep(SqliteWriter w, string runId, StepRecord step) => SqliteWrites.WriteStep(w, runId, step);
 
-    /// <summary>The data of a stored event whose data is stored out of line, read back.</summary>
-    private static string ExpandData(SqliteWriter w, EventRecord stored)
-    {
-        using var expanded = System.Text.Json.JsonDocument.Parse(SqliteWrites.ExpandEvents(w, Engine.EventJson.ToObject(stored)));
-        return expanded.RootElement.GetProperty("data").GetRawText();
-    }
-
     /// <summary>The first event received since <paramref name="from"/> that the wait would have matched.</summary>
     private static EventRecord? FindInLookback(SqliteWriter w, EventWait wait, string? matchValue, DateTimeOffset from)
     {
@@ -497,8 +490,8 @@ internal sealed class SqliteWorkQueue(SqliteDatabase database) : IWorkQueue
 
         var events = rows
             .OrderBy(e => e.ReceivedAt)
-            .Select(e => LargeEventData.TryParse(e.DataJson, out _, out _)
-                ? e with { DataJson = ExpandData(w, e), StoredDataJson = e.DataJson }
+            .Select(e => LargeEventData.TryParse(e.DataJson, out var id, out _)
+                ? e with { DataJson = SqliteWrites.LoadValue(w, id), StoredDataJson = e.DataJson }
                 : e)
             .Where(e => wait.MatchPath is null || WaitMatching.MatchValue(e.DataJson, wait.MatchPath) == matchValue)
             .ToList();

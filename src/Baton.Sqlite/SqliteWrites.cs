@@ -172,10 +172,14 @@ internal static class SqliteWrites
     /// <paramref name="json"/> (a run's input, or an event) with the events' data stored out of line read back in.
     /// </summary>
     public static string ExpandEvents(SqliteWriter writer, string json) =>
-        LargeEventData.Rewrite(json, (id, _) =>
-            writer.Command("SELECT data FROM large_values WHERE id = @id;").With("@id", id).ExecuteScalar() is byte[] compressed
-                ? Engine.LargeValues.Decompress(compressed)
-                : throw new BatonException($"The large value '{id}' is gone: it was deleted with the run or event that held it (history retention)."));
+        LargeEventData.Rewrite(json, (id, _) => LoadValue(writer, id));
+
+    /// <summary>A stored value, decompressed: the JSON a reference stands for.</summary>
+    /// <exception cref="BatonException">It is gone.</exception>
+    public static string LoadValue(SqliteWriter writer, string id) =>
+        writer.Command("SELECT data FROM large_values WHERE id = @id;").With("@id", id).ExecuteScalar() is byte[] compressed
+            ? Engine.LargeValues.Decompress(compressed)
+            : throw Engine.LargeValues.Gone(id);
 
     /// <summary>Records a resolved wait's result; an event with large data is recorded with a copy of it for the run.</summary>
     public static void ResolveEventWait(SqliteWriter writer, string runId, string stepKey, EventRecord e, DateTimeOffset now)

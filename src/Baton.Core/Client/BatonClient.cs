@@ -505,9 +505,8 @@ internal sealed class BatonClient(BatonEngine engine) : IBatonClient
         {
             try
             {
-                var data = await engine.LargeValues.ExpandEventsAsync(EventJson.ToObject(record), cancellationToken).ConfigureAwait(false);
-                using var document = JsonDocument.Parse(data);
-                info = info with { Data = document.RootElement.GetProperty("data").Clone() };
+                using var data = JsonDocument.Parse(await engine.LargeValues.ReadAsync(id, cancellationToken).ConfigureAwait(false));
+                info = info with { Data = data.RootElement.Clone() };
             }
             catch (BatonException)
             {

@@ -66,7 +66,7 @@ internal sealed class LargeValues(BatonEngine engine)
             return stored;
         }
 
-        return Decompress(await LoadAsync(id, cancellationToken).ConfigureAwait(false));
+        return await ReadAsync(id, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>A reference for run <paramref name="runId"/> to a copy of the value <paramref name="stored"/> refers to (or it, when inline).</summary>
@@ -161,7 +161,7 @@ internal sealed class LargeValues(BatonEngine engine)
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (id, _) in LargeEventData.References(json))
         {
-            values[id] = Decompress(await LoadAsync(id, cancellationToken).ConfigureAwait(false));
+            values[id] = await ReadAsync(id, cancellationToken).ConfigureAwait(false);
         }
 
         return values.Count == 0 ? json : LargeEventData.Rewrite(json, (id, _) => values[id]);
@@ -201,9 +201,17 @@ internal sealed class LargeValues(BatonEngine engine)
         return $"{Prefix}{id}:{bytes.ToString(CultureInfo.InvariantCulture)}";
     }
 
+    /// <summary>The JSON stored under <paramref name="id"/>.</summary>
+    /// <exception cref="BatonException">It is gone.</exception>
+    public async Task<string> ReadAsync(string id, CancellationToken cancellationToken) =>
+        Decompress(await LoadAsync(id, cancellationToken).ConfigureAwait(false));
+
     private async Task<byte[]> LoadAsync(string id, CancellationToken cancellationToken) =>
-        await engine.Storage.Runs.LoadLargeValueAsync(id, cancellationToken).ConfigureAwait(false)
-            ?? throw new BatonException($"The large value '{id}' is gone: it was deleted with the run that produced it (history retention).");
+        await engine.Storage.Runs.LoadLargeValueAsync(id, cancellationToken).ConfigureAwait(false) ?? throw Gone(id);
+
+    /// <summary>The error for a reference whose value was deleted (with the run or event that owned it, by history retention).</summary>
+    internal static BatonException Gone(string id) =>
+        new($"The large value '{id}' is gone: it was deleted with the run or event that held it (history retention).");
 
     private static byte[] Compress(string json)
     {
