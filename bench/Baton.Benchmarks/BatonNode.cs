@@ -15,7 +15,8 @@ public sealed class BatonNode : IAsyncDisposable
 
     public static async Task<BatonNode> StartAsync(BenchEnvironment environment, BenchStorage storage, string database, Action<BatonBuilder> functions, bool runWorker = true, Action<BatonOptions>? options = null)
     {
-        var builder = Host.CreateApplicationBuilder();
+        // No defaults: the default configuration watches the working directory for changes, a cost the measurement need not carry.
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Error);
         builder.Services.AddBaton(b =>

@@ -17,11 +17,13 @@ public sealed record BenchSettings(
     TimeSpan WakeSpread,
     int FewWaiters,
     int ManyWaiters,
-    int LargeResultRuns)
+    int LargeResultRuns,
+    int CheckpointRuns,
+    int CheckpointSteps)
 {
     public static BenchSettings Full(int repetitions) =>
-        new(false, repetitions, 10_000, 5000, 1000, 1000, 200, 50, 5, TimeSpan.FromSeconds(2), 100_000, TimeSpan.FromSeconds(150), TimeSpan.FromSeconds(100), 1_000, 100_000, 20);
+        new(false, repetitions, 10_000, 5000, 1000, 1000, 200, 50, 5, TimeSpan.FromSeconds(2), 100_000, TimeSpan.FromSeconds(150), TimeSpan.FromSeconds(100), 1_000, 100_000, 20, 2_000, 20);
 
     public static BenchSettings Smoke() =>
-        new(true, 1, 200, 200, 50, 50, 10, 5, 1, TimeSpan.FromMilliseconds(300), 300, TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(3), 20, 200, 2);
+        new(true, 1, 200, 200, 50, 50, 10, 5, 1, TimeSpan.FromMilliseconds(300), 300, TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(3), 20, 200, 2, 60, 5);
 }

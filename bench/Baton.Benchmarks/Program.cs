@@ -2,7 +2,7 @@
 // with the same durability on both sides. Prints figures and ratios; writes bench/results/latest.json and latest.md.
 //
 //   dotnet run -c Release --project bench/Baton.Benchmarks [-- --quick] [--reps N] [--only name,name] [--output DIR]
-//       [--storage sqlite|postgresql] [--no-peers] [--runs N]      (narrower runs while profiling)
+//       [--storage sqlite|postgresql] [--no-peers] [--runs N] [--checkpoint-runs N]      (narrower runs while profiling)
 using Baton.Benchmarks;
 using Baton.Benchmarks.Peers;
 using Baton.Benchmarks.Scenarios;
@@ -28,6 +28,11 @@ var settings = quick ? BenchSettings.Smoke() : BenchSettings.Full(repetitions);
 if (Option("--runs") is { } runs)
 {
     settings = settings with { BatonRuns = int.Parse(runs, System.Globalization.CultureInfo.InvariantCulture) };
+}
+
+if (Option("--checkpoint-runs") is { } checkpointRuns)
+{
+    settings = settings with { CheckpointRuns = int.Parse(checkpointRuns, System.Globalization.CultureInfo.InvariantCulture) };
 }
 
 var storagesOnly = Option("--storage")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);

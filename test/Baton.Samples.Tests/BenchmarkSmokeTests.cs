@@ -28,7 +28,7 @@ public sealed class BenchmarkSmokeTests : IDisposable
 
         using var results = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(_output, "latest.json")));
         var rows = results.RootElement.EnumerateArray().ToList();
-        string[] scenarios = ["storage-limit", "throughput, 1 step", "throughput, 3 steps", "latency, in-process", "latency, across processes", "step overhead", "scale"];
+        string[] scenarios = ["storage-limit", "throughput, 1 step", "throughput, 3 steps", "group commit", "latency, in-process", "latency, across processes", "step overhead", "scale"];
         foreach (var scenario in scenarios)
         {
             Assert.Contains(rows, r => r.GetProperty("scenario").GetString()!.StartsWith(scenario, StringComparison.Ordinal) && r.GetProperty("value").ValueKind == JsonValueKind.Number);
