@@ -212,7 +212,7 @@ internal sealed class PostgreSqlRunStore(PostgreSqlDatabase database) : IRunStor
         var s = database.Schema;
         return database.Writer.WriteAsync(
             new PgCommand($"""
-                    WITH old AS (SELECT id FROM {s}.runs WHERE ended_at < @cutoff LIMIT @n),
+                    WITH old AS (SELECT id FROM {s}.runs WHERE created_at < @cutoff AND ended_at < @cutoff ORDER BY created_at LIMIT @n),
                     steps AS (DELETE FROM {s}.steps WHERE run_id IN (SELECT id FROM old)),
                     large AS (DELETE FROM {s}.large_values WHERE run_id IN (SELECT id FROM old)),
                     orphans AS (DELETE FROM {s}.large_values WHERE id IN (

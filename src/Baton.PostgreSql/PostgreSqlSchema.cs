@@ -187,6 +187,13 @@ internal static class PostgreSqlSchema
         """
         DROP INDEX {s}.queue_owner;
         """,
+
+        // 7: a run's end may be a HOT update (no index entry written): ended_at was its only indexed column, for the
+        // retention purge, which now finds old ended runs through runs_created (a run ended before the cutoff was created
+        // before it). A run's end wrote an entry in every index of runs before; the claim's update was already HOT.
+        """
+        DROP INDEX {s}.runs_ended;
+        """,
     ];
 
     public static int Version => Migrations.Length;

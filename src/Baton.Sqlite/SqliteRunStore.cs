@@ -138,7 +138,7 @@ internal sealed class SqliteRunStore(SqliteDatabase database) : IRunStore
         database.Writer.WriteAsync(w =>
         {
             var ids = new List<string>();
-            using (var reader = w.Command("SELECT id FROM runs WHERE ended_at < @cutoff LIMIT @n;").With("@cutoff", Ms(cutoff)).With("@n", batchSize).ExecuteReader())
+            using (var reader = w.Command("SELECT id FROM runs WHERE created_at < @cutoff AND ended_at < @cutoff ORDER BY created_at LIMIT @n;").With("@cutoff", Ms(cutoff)).With("@n", batchSize).ExecuteReader())
             {
                 while (reader.Read())
                 {

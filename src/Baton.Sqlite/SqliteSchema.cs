@@ -180,6 +180,12 @@ internal static class SqliteSchema
         ALTER TABLE runs ADD COLUMN progress TEXT;
         ALTER TABLE runs ADD COLUMN metadata TEXT;
         """,
+
+        // 6: a run's end writes no index entry: ended_at was indexed only for the retention purge, which now finds old
+        // ended runs through runs_created (a run ended before the cutoff was created before it).
+        """
+        DROP INDEX runs_ended;
+        """,
     ];
 
     public static int Version => Migrations.Length;

@@ -325,8 +325,8 @@ public abstract class StorageContractTests : IAsyncLifetime
     [Fact]
     public async Task Purge_DeletesEndedRunsWithStepsAndOldEvents_KeepsUnfinishedRuns()
     {
-        await Storage.Events.AppendAsync([new EventAppend(Event("old-event"), [Run("ended", eventId: "old-event"), Run("unfinished")])], default);
-        var leases = (await Storage.Queue.ClaimAsync("w", ["f"], 2, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), null, default)).ToDictionary(c => c.Lease.RunId, c => c.Lease);
+        await Storage.Events.AppendAsync([new EventAppend(Event("old-event"), [Run("ended", eventId: "old-event"), Run("unfinished"), Run("ended-lately")])], default);
+        var leases = (await Storage.Queue.ClaimAsync("w", ["f"], 3, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), null, default)).ToDictionary(c => c.Lease.RunId, c => c.Lease);
         await Storage.Queue.CheckpointAsync(leases["ended"], Step("s"), default);
         await Storage.Queue.CompleteAsync(leases["ended"], new RunCompletion(RunStatus.Completed, "1", null, Start, []), default);
         await Storage.Runs.StoreLargeValueAsync("v-ended", "ended", [1, 2, 3], 3, default);
@@ -334,6 +334,10 @@ public abstract class StorageContractTests : IAsyncLifetime
         await Storage.Runs.StoreLargeValueAsync("v-orphan", "never-created", [5], 1, default);
 
         Time.Advance(TimeSpan.FromDays(10));
+
+        // Created before the cutoff but ended after it: kept, like every run that ended within the retention.
+        await Storage.Queue.RenewAsync([leases["ended-lately"]], Lease, default);
+        await Storage.Queue.CompleteAsync(leases["ended-lately"], new RunCompletion(RunStatus.Completed, "2", null, Time.GetUtcNow(), []), default);
         await Storage.Runs.StoreLargeValueAsync("v-new-orphan", "being-created", [6], 1, default);
         await Storage.Events.AppendAsync([new EventAppend(Event("new-event"), [])], default);
         var deleted = await Storage.Runs.PurgeAsync(Time.GetUtcNow() - TimeSpan.FromDays(7), 100, default);
@@ -344,6 +348,7 @@ public abstract class StorageContractTests : IAsyncLifetime
         Assert.Null(await Storage.Events.GetAsync("old-event", default));
         Assert.NotNull(await Storage.Events.GetAsync("new-event", default));
         Assert.NotNull(await Storage.Runs.GetAsync("unfinished", default));
+        Assert.Equal(RunStatus.Completed, (await Storage.Runs.GetAsync("ended-lately", default))!.Status);
 
         // Large values go with their run; one whose run never came to be goes once it is older than the cutoff.
         Assert.Null(await Storage.Runs.LoadLargeValueAsync("v-ended", default));
