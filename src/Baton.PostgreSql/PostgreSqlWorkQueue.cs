@@ -10,7 +10,9 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
 
     private string S => database.Schema;
 
-    public Task<IReadOnlyList<ClaimedRun>> ClaimAsync(
+    internal PostgreSqlQueueStatistics Statistics { get; } = new(database, logger);
+
+    public async Task<IReadOnlyList<ClaimedRun>> ClaimAsync(
         string owner,
         IReadOnlyCollection<string> functionIds,
         int max,
@@ -18,6 +20,24 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
         IReadOnlyDictionary<string, ConcurrencyRule> limits,
         IReadOnlyCollection<string>? queues,
         CancellationToken cancellationToken)
+    {
+        var claimed = await ClaimDueAsync(owner, functionIds, max, leaseDuration, limits, queues).ConfigureAwait(false);
+        if (claimed.Count >= max)
+        {
+            // More may be due than one claim takes: a backlog, for which the claim's plan must be right (see the class).
+            Statistics.BacklogSeen();
+        }
+
+        return claimed;
+    }
+
+    private Task<IReadOnlyList<ClaimedRun>> ClaimDueAsync(
+        string owner,
+        IReadOnlyCollection<string> functionIds,
+        int max,
+        TimeSpan leaseDuration,
+        IReadOnlyDictionary<string, ConcurrencyRule> limits,
+        IReadOnlyCollection<string>? queues)
     {
         var now = database.Time.GetUtcNow();
         var served = queues?.ToArray();

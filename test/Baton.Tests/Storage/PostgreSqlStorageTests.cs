@@ -61,6 +61,35 @@ public sealed class PostgreSqlStorageTests : StorageContractTests
     }
 
     [Fact]
+    public async Task Claim_WithABacklogItsStatisticsDoNotDescribe_AnalyzesTheQueue()
+    {
+        // Autovacuum off for this queue: only the claims can be what analyzes it.
+        Database.Rows($"ALTER TABLE {Postgres.Schema}.queue SET (autovacuum_enabled = false)");
+        var statistics = ((PostgreSqlWorkQueue)Storage.Queue).Statistics;
+        var limits = new Dictionary<string, Baton.Storage.ConcurrencyRule>();
+        long Described() => Database.Scalar($"SELECT reltuples::bigint FROM pg_class WHERE oid = '{Postgres.Schema}.queue'::regclass");
+        Task CreateAsync(int from, int to) =>
+            Storage.Runs.CreateAsync([.. Enumerable.Range(from, to - from).Select(i => new NewRun($"r{i:0000}", "f", "[]", Start, Start, null))], default);
+
+        // A backlog of 500 (a few pages): small enough that any plan is cheap; left alone.
+        await CreateAsync(0, 500);
+        Assert.Equal(10, (await Storage.Queue.ClaimAsync("w", ["f"], 10, TimeSpan.FromMinutes(1), limits, null, default)).Count);
+        await statistics.Checked;
+        Assert.Equal(-1, Described());
+
+        // 3,000 rows, never analyzed: but a check ran within the last 10 s, so none runs yet.
+        await CreateAsync(500, 3000);
+        Assert.Equal(10, (await Storage.Queue.ClaimAsync("w", ["f"], 10, TimeSpan.FromMinutes(1), limits, null, default)).Count);
+        await statistics.Checked;
+        Assert.Equal(-1, Described());
+
+        Time.Advance(TimeSpan.FromSeconds(11));
+        Assert.Equal(10, (await Storage.Queue.ClaimAsync("w", ["f"], 10, TimeSpan.FromMinutes(1), limits, null, default)).Count);
+        await statistics.Checked;
+        Assert.InRange(Described(), 2900, 3100);
+    }
+
+    [Fact]
     public async Task Claim_FromSeveralNodesAtOnce_EachRunGoesToExactlyOneNode()
     {
         await Storage.Runs.CreateAsync([.. Enumerable.Range(0, 300).Select(i => new NewRun($"r{i:000}", "f", "[]", Start, Start, null))], default);
