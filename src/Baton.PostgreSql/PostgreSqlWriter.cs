@@ -256,10 +256,9 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
                 // Drain, so every statement has run and reported its row count.
             }
         }
-        catch (PostgresException ex) when (ex.BatchCommand is { } failed && !ex.IsTransient)
+        catch (PostgresException ex) when (!ex.IsTransient && FailedStatement(batch, ex) is var position and >= 0)
         {
             await transaction.RollbackAsync().ConfigureAwait(false);
-            var position = batch.BatchCommands.IndexOf(failed);
             if (folded[position])
             {
                 return FoldedStatementFailed;
@@ -299,6 +298,30 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
         }
 
         return Written;
+    }
+
+    /// <summary>
+    /// The position in the batch of the statement PostgreSQL failed, or -1. Npgsql names it on the exception only when the
+    /// connection string says <c>Include Failed Statement</c> (off by default since Npgsql 10, and the data source may be
+    /// the application's); otherwise it is the first statement that did not complete (a statement's type is known once
+    /// PostgreSQL has reported it done, and the statements after a failed one are skipped).
+    /// </summary>
+    private static int FailedStatement(NpgsqlBatch batch, PostgresException exception)
+    {
+        if (exception.BatchCommand is { } failed)
+        {
+            return batch.BatchCommands.IndexOf(failed);
+        }
+
+        for (var i = 0; i < batch.BatchCommands.Count; i++)
+        {
+            if (batch.BatchCommands[i].StatementType == StatementType.Unknown)
+            {
+                return i;
+            }
+        }
+
+        return -1;
     }
 
     private async Task ResetConnectionAsync()

@@ -30,6 +30,43 @@ public sealed class PostgreSqlStorageTests : StorageContractTests
     }
 
     [Fact]
+    public async Task AWriteThatBreaksTheTransaction_FailsAlone_TheOthersInItsBatchLand()
+    {
+        await Storage.Runs.CreateAsync([.. Enumerable.Range(0, 20).Select(i => new NewRun($"r{i:00}", "f", "[]", Start, Start, null))], default);
+        var leases = (await Storage.Queue.ClaimAsync("w", ["f"], 20, TimeSpan.FromMinutes(1), new Dictionary<string, Baton.Storage.ConcurrencyRule>(), null, default))
+            .Select(c => c.Lease).ToList();
+        await Storage.Runs.StoreLargeValueAsync("taken", "r00", [1], 1, default);
+
+        // While the writer waits on a first checkpoint, a duplicate value id and 19 checkpoints queue into one batch.
+        await using var blocker = new NpgsqlConnection(Postgres.Server.ConnectionString);
+        await blocker.OpenAsync();
+        await using var hold = await blocker.BeginTransactionAsync();
+        await using (var lockSteps = new NpgsqlCommand($"LOCK TABLE {Postgres.Schema}.steps IN SHARE MODE", blocker, hold))
+        {
+            await lockSteps.ExecuteNonQueryAsync();
+        }
+
+        StepRecord Step(int i) => new("s", StepKind.Run, StepStatus.Completed, $"{i}", null, 1, Start, Start, null);
+        var first = Storage.Queue.CheckpointAsync(leases[0], Step(0), default);
+        await TestHost.EventuallyAsync(
+            () => Task.FromResult(Database.Scalar($"SELECT COUNT(*) FROM pg_locks WHERE NOT granted AND relation = '{Postgres.Schema}.steps'::regclass") > 0),
+            "the first checkpoint waits for the lock");
+        var duplicate = Storage.Runs.StoreLargeValueAsync("taken", "r01", [2], 1, default);
+        var other = Storage.Runs.StoreLargeValueAsync("free", "r01", [3], 1, default);
+        var rest = leases.Skip(1).Select((l, i) => Storage.Queue.CheckpointAsync(l, Step(i + 1), default)).ToList();
+        await hold.CommitAsync();
+
+        var error = await Assert.ThrowsAsync<PostgresException>(() => duplicate);
+        Assert.Equal(PostgresErrorCodes.UniqueViolation, error.SqlState);
+        await first;
+        await other;
+        await Task.WhenAll(rest);
+        Assert.Equal(20, Database.Scalar("SELECT COUNT(*) FROM steps"));
+        Assert.Equal([1], await Storage.Runs.LoadLargeValueAsync("taken", default));
+        Assert.Equal([3], await Storage.Runs.LoadLargeValueAsync("free", default));
+    }
+
+    [Fact]
     public async Task Claim_OfARunThatExecutedBefore_ReadsItsJournal_ExactlyAsGetStepsDoes()
     {
         await Storage.Runs.CreateAsync([new NewRun("r1", "f", "[]", Start, Start, null), new NewRun("r2", "f", "[]", Start, Start, null)], default);
