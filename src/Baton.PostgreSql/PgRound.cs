@@ -3,9 +3,10 @@ namespace Baton.PostgreSql;
 /// <summary>
 /// One round trip of a write: statements, and what to do with their results, either the write's answer or another round
 /// in the same transaction (when the next statements depend on what the first returned, such as a condition evaluated in
-/// .NET). Most writes are one round.
+/// .NET). Most writes are one round. <paramref name="Final"/> says the round never asks for another: when every write of a
+/// batch is at such a round, the writer sends the commit in the same round trip.
 /// </summary>
-internal sealed record PgRound<T>(IReadOnlyList<PgCommand> Commands, Func<IReadOnlyList<PgResult>, PgNext<T>> Then, bool NotifiesWork = false);
+internal sealed record PgRound<T>(IReadOnlyList<PgCommand> Commands, Func<IReadOnlyList<PgResult>, PgNext<T>> Then, bool NotifiesWork = false, bool Final = false);
 
 /// <summary>The outcome of a round: the answer, or the next round.</summary>
 internal readonly record struct PgNext<T>(T Value, PgRound<T>? Round)

@@ -43,7 +43,7 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
     /// <param name="interpret">Turns the statements' results into the result; may throw <see cref="LeaseLostException"/>.</param>
     /// <param name="notifiesWork">Whether the write makes runs claimable now (one NOTIFY per transaction).</param>
     public Task<T> WriteAsync<T>(IReadOnlyList<PgCommand> commands, Func<IReadOnlyList<PgResult>, T> interpret, bool notifiesWork = false) =>
-        WriteAsync(new PgRound<T>(commands, results => PgNext<T>.Done(interpret(results)), notifiesWork));
+        WriteAsync(new PgRound<T>(commands, results => PgNext<T>.Done(interpret(results)), notifiesWork, Final: true));
 
     public Task<T> WriteAsync<T>(PgCommand command, Func<PgResult, T> interpret, bool notifiesWork = false) =>
         WriteAsync([command], results => interpret(results[0]), notifiesWork);
@@ -108,40 +108,51 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
 
     /// <summary>
     /// Writes the batch in one transaction: every write's first round in one round trip, then the further rounds of the
-    /// writes that have them, then one commit. Returns <see cref="Written"/> when done, the index of a write that broke
-    /// the transaction, or <see cref="FoldedStatementFailed"/>.
+    /// writes that have them, then one commit. The transaction's <c>BEGIN</c> goes with the first round, and its
+    /// <c>COMMIT</c> with the last when every write is at a round that asks for no other (most batches: one round trip in
+    /// all). Returns <see cref="Written"/> when done, the index of a write that broke the transaction, or
+    /// <see cref="FoldedStatementFailed"/>.
     /// </summary>
     private async Task<int> TryWriteAsync(List<WriteOperation> operations, bool fold)
     {
         _connection ??= await _dataSource.OpenConnectionAsync().ConfigureAwait(false);
-        await using var transaction = await _connection.BeginTransactionAsync().ConfigureAwait(false);
         foreach (var operation in operations)
         {
             operation.Begin();
         }
 
         var notified = false;
+        var begun = false;
+        var committed = false;
         var active = operations.Select((o, i) => (Operation: o, Index: i)).ToList();
-        while (active.Count > 0)
-        {
-            var notify = !notified && active.Any(a => a.Operation.NotifiesWork);
-            notified |= notify;
-            var culprit = await RunRoundAsync(transaction, active, notify, fold).ConfigureAwait(false);
-            if (culprit != Written)
-            {
-                return culprit;
-            }
-
-            active.RemoveAll(a => a.Operation.IsDone);
-        }
-
         try
         {
-            await transaction.CommitAsync().ConfigureAwait(false);
+            while (active.Count > 0)
+            {
+                var notify = !notified && active.Any(a => a.Operation.NotifiesWork);
+                notified |= notify;
+                var commit = active.TrueForAll(a => a.Operation.IsFinalRound);
+                var culprit = await RunRoundAsync(active, notify, fold, begin: !begun, commit).ConfigureAwait(false);
+                begun = true;
+                if (culprit != Written)
+                {
+                    return culprit;
+                }
+
+                committed = commit;
+                active.RemoveAll(a => a.Operation.IsDone);
+            }
+
+            if (!committed)
+            {
+                await using var commit = new NpgsqlCommand("COMMIT", _connection);
+                await commit.ExecuteNonQueryAsync().ConfigureAwait(false);
+            }
         }
         catch (Exception)
         {
-            // A commit that failed (or whose answer was lost) is reported as failed; callers retry or give the run up.
+            // The connection broke, or a commit failed (or its answer was lost): nothing of this batch is known to be
+            // written, and the connection's state is unknown; every caller hears so, and retries or gives the run up.
             await ResetConnectionAsync().ConfigureAwait(false);
             throw;
         }
@@ -160,9 +171,9 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
     /// Sends the current round of every active write as one batch and hands each its results. With <paramref name="fold"/>,
     /// single-statement rounds of the same <see cref="PgMerge.Kind"/> go as one multi-row statement.
     /// </summary>
-    private async Task<int> RunRoundAsync(NpgsqlTransaction transaction, List<(WriteOperation Operation, int Index)> active, bool notify, bool fold)
+    private async Task<int> RunRoundAsync(List<(WriteOperation Operation, int Index)> active, bool notify, bool fold, bool begin, bool commit)
     {
-        await using var batch = new NpgsqlBatch(_connection, transaction);
+        await using var batch = new NpgsqlBatch(_connection);
 
         // Each statement sent, and the parts it answers: (position in active, command of that write's round).
         var statements = new List<(PgCommand Command, List<(int Active, int Command)> Parts)>();
@@ -190,9 +201,24 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
             }
         }
 
+        // Each batch command's write (-1: none), whether it returns rows, whether it is folded.
         var owners = new List<int>();
         var returnsRows = new List<bool>();
         var folded = new List<bool>();
+        void AddOwnStatement(string sql, bool rows)
+        {
+            batch.BatchCommands.Add(new NpgsqlBatchCommand(sql));
+            owners.Add(-1);
+            returnsRows.Add(rows);
+            folded.Add(false);
+        }
+
+        if (begin)
+        {
+            AddOwnStatement("BEGIN", rows: false);
+        }
+
+        var offset = batch.BatchCommands.Count;
         for (var i = 0; i < statements.Count; i++)
         {
             var (command, parts) = statements[i];
@@ -215,6 +241,12 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
             owners.Add(-1);
             returnsRows.Add(true);
             folded.Add(false);
+        }
+
+        if (commit)
+        {
+            // After a failed statement PostgreSQL skips the rest of the batch, this too: the transaction stays open, failed.
+            AddOwnStatement("COMMIT", rows: false);
         }
 
         var rowsByCommand = new List<object?[]>[owners.Count];
@@ -258,7 +290,11 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
         }
         catch (PostgresException ex) when (!ex.IsTransient && FailedStatement(batch, ex) is var position and >= 0)
         {
-            await transaction.RollbackAsync().ConfigureAwait(false);
+            await using (var rollback = new NpgsqlCommand("ROLLBACK", _connection))
+            {
+                await rollback.ExecuteNonQueryAsync().ConfigureAwait(false);
+            }
+
             if (folded[position])
             {
                 return FoldedStatementFailed;
@@ -283,11 +319,11 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
         var results = active.Select(a => new PgResult[a.Operation.Commands.Count]).ToList();
         for (var i = 0; i < statements.Count; i++)
         {
-            var result = new PgResult(rowsByCommand[i], batch.BatchCommands[i].RecordsAffected);
+            var result = new PgResult(rowsByCommand[offset + i], batch.BatchCommands[offset + i].RecordsAffected);
             foreach (var (a, c) in statements[i].Parts)
             {
                 var merge = active[a].Operation.Commands[c].Merge;
-                results[a][c] = folded[i] ? merge!.Split(result, merge.Row) : result;
+                results[a][c] = folded[offset + i] ? merge!.Split(result, merge.Row) : result;
             }
         }
 
@@ -350,6 +386,9 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
 
         public abstract bool IsDone { get; }
 
+        /// <summary>Whether the current round is one that never asks for another (see <see cref="PgRound{T}.Final"/>).</summary>
+        public abstract bool IsFinalRound { get; }
+
         /// <summary>Starts (again, when a batch is sent again) from the first round.</summary>
         public abstract void Begin();
 
@@ -377,6 +416,8 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
 
         public override bool IsDone => _round is null;
 
+        public override bool IsFinalRound => _round?.Final ?? true;
+
         public override void Begin()
         {
             _round = first;
@@ -390,6 +431,12 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
             try
             {
                 var next = _round!.Then(results);
+                if (_round.Final && next.Round is not null)
+                {
+                    // Its batch's commit went with this round: another would run outside the transaction.
+                    throw new InvalidOperationException("A write's round marked final asked for another round.");
+                }
+
                 _round = next.Round;
                 if (_round is null)
                 {
