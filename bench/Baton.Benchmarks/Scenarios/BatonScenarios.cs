@@ -53,34 +53,8 @@ public sealed class BatonScenarios(BenchEnvironment environment)
     /// writer always has checkpoints of many runs to share a commit). The clock runs from worker start to the last run's
     /// end, so the runs' claims and ends are paid for in the same time: checkpoints ÷ elapsed.
     /// </summary>
-    public async Task<double> CheckpointRateAsync(BenchStorage storage, int runs, int steps)
-    {
-        var database = BenchEnvironment.NewName("gc");
-        var ended = 0;
-        void Functions(BatonBuilder b) => b.AddFunction<JsonElement>("steps", f => f.TriggerOn("bench/steps"), async ctx =>
-        {
-            for (var i = 0; i < steps; i++)
-            {
-                var n = i;
-                await ctx.Step.Run("step", () => n);
-            }
-
-            Interlocked.Increment(ref ended);
-        });
-
-        await using (var sender = await BatonNode.StartAsync(environment, storage, database, Functions, runWorker: false))
-        {
-            foreach (var chunk in Enumerable.Range(0, runs).Chunk(1000))
-            {
-                await sender.Client.SendAsync(chunk.Select(i => new BatonEvent("bench/steps", new { i })));
-            }
-        }
-
-        var clock = Stopwatch.StartNew();
-        await using var worker = await BatonNode.StartAsync(environment, storage, database, Functions);
-        await DatabaseProbe.WaitUntilDoneAsync(environment, storage, database, TimeSpan.FromMinutes(5), () => Volatile.Read(ref ended) >= runs);
-        return (double)runs * steps / clock.Elapsed.TotalSeconds;
-    }
+    public async Task<double> CheckpointRateAsync(BenchStorage storage, int runs, int steps) =>
+        await ThroughputAsync(storage, runs, steps) * steps;
 
     /// <summary>
     /// Runs of 10 steps that each return 1 MB of LLM-like text, all started at once: time per step (event to the last
