@@ -8,7 +8,7 @@ namespace Baton.PostgreSql;
 /// by default). The claim's plan is cached and chosen from the table's statistics: planned while the queue was small or
 /// never analyzed, it reads every due run and sorts them to take the oldest few, instead of walking the index in order
 /// and stopping, so each claim costs time in proportion to the backlog (measured here: 5.2 ms per claim with 5,000 runs
-/// due, 0.45 ms after an <c>ANALYZE</c>; a burst of 100,000 makes it 20 times worse). A claim that found more due runs
+/// due, 0.45 ms after an <c>ANALYZE</c>). A claim that found more due runs
 /// than it took reports a backlog; at most every 10 s per node that makes this compare the queue's size on disk with the
 /// size its statistics were gathered at, and analyze it when it is over 32 pages (some 1,000 runs) and more than twice
 /// that size. Churn alone (runs inserted, claimed and deleted at a steady backlog) reuses the same pages and never
@@ -20,7 +20,7 @@ internal sealed partial class PostgreSqlQueueStatistics(PostgreSqlDatabase datab
     private long _nextCheckTicks;
     private int _checking;
 
-    /// <summary>Set when a check is running; tests wait on it.</summary>
+    /// <summary>The latest check (or a completed task); tests wait on it.</summary>
     internal Task Checked { get; private set; } = Task.CompletedTask;
 
     /// <summary>A claim found a backlog: check the statistics, unless a check ran within the interval or is running.</summary>
