@@ -11,6 +11,8 @@ internal sealed class PgCommand(string sql, bool returnsRows = false)
 
     public bool ReturnsRows { get; } = returnsRows;
 
+    private Action<PgCommand>? _deferredParameters;
+
     public List<NpgsqlParameter> Parameters { get; } = [];
 
     /// <summary>
@@ -36,8 +38,24 @@ internal sealed class PgCommand(string sql, bool returnsRows = false)
             .With("started", PostgreSqlDatabase.Ms(step.StartedAt)).With("ended", PostgreSqlDatabase.MsOrNull(step.EndedAt))
             .With("wake", PostgreSqlDatabase.MsOrNull(step.WakeAt));
 
+    /// <summary>
+    /// Adds the parameters only if the statement is sent as it is: a statement the writer folds into a multi-row one
+    /// (see <see cref="PgMerge"/>), as most checkpoints are, never needs its own.
+    /// </summary>
+    public PgCommand WithParametersWhenSentAlone(Action<PgCommand> add)
+    {
+        _deferredParameters = add;
+        return this;
+    }
+
     public NpgsqlBatchCommand ToBatchCommand()
     {
+        if (_deferredParameters is { } add)
+        {
+            _deferredParameters = null;
+            add(this);
+        }
+
         var command = new NpgsqlBatchCommand(Sql);
         foreach (var parameter in Parameters)
         {

@@ -592,7 +592,7 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
         {
             // Checkpoints of many runs in one round go as one statement (see PgMerge); one run's step key only once.
             Merge = new PgMerge($"fenced-step:{S}", $"{lease.RunId}\n{step.Key}", (lease, step), FencedSteps, SplitFencedStep),
-        }.WithLease(lease).WithStep(step);
+        }.WithParametersWhenSentAlone(c => c.WithLease(lease).WithStep(step));
 
     /// <summary>Checkpoints of several runs, each written only if its lease holds; returns the (run, key) written.</summary>
     private PgCommand FencedSteps(IReadOnlyList<object> rows)
@@ -621,13 +621,13 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
             .With("wakes", parts.Select(p => MsOrNull(p.Step.WakeAt)).ToArray());
     }
 
-    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<PgResult, HashSet<string>> WrittenSteps = [];
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<PgResult, HashSet<(string RunId, string Key)>> WrittenSteps = [];
 
     private static PgResult SplitFencedStep(PgResult folded, object row)
     {
         var (lease, step) = ((RunLease, StepRecord))row;
-        var written = WrittenSteps.GetValue(folded, f => f.Rows.Select(r => $"{r[0]}\n{r[1]}").ToHashSet(StringComparer.Ordinal));
-        return new PgResult([], written.Contains($"{lease.RunId}\n{step.Key}") ? 1 : 0);
+        var written = WrittenSteps.GetValue(folded, f => f.Rows.Select(r => ((string)r[0]!, (string)r[1]!)).ToHashSet());
+        return new PgResult([], written.Contains((lease.RunId, step.Key)) ? 1 : 0);
     }
 
     private Task Requeue(RunLease lease, DateTimeOffset due, RunStatus status, int? attempt)
