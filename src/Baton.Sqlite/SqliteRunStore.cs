@@ -58,9 +58,10 @@ internal sealed class SqliteRunStore(SqliteDatabase database) : IRunStore
     /// the limits are checked on the result in the same statement, so concurrent writers cannot pass them together.
     /// </remarks>
     public Task<bool> UpdateMetadataAsync(RunLease writer, string runId, RunMetadataPatch patch, int maxMetadataChars, int maxTags, CancellationToken cancellationToken) =>
-        database.Writer.WriteAsync(w => w.Command("SELECT 1 FROM queue WHERE run_id = @run AND owner = @owner AND token = @token;").WithLease(writer).ExecuteScalar() is null
-            ? throw new LeaseLostException(writer.RunId)
-            : w.Command("""
+        database.Writer.WriteAsync(w =>
+        {
+            SqliteWrites.EnsureLeased(w, writer);
+            return w.Command("""
                 WITH next AS (
                     SELECT
                         CASE WHEN @key IS NULL THEN metadata
@@ -81,7 +82,8 @@ internal sealed class SqliteRunStore(SqliteDatabase database) : IRunStore
             .With("@path", patch.MetadataKey is { } key ? $"$.\"{key}\"" : null).With("@value", patch.MetadataValueJson)
             .With("@tags", patch.AddTags is null ? null : System.Text.Json.JsonSerializer.Serialize(patch.AddTags))
             .With("@max_chars", maxMetadataChars).With("@max_tags", maxTags)
-            .ExecuteNonQuery() == 1);
+            .ExecuteNonQuery() == 1;
+        });
 
     public Task<IReadOnlyDictionary<RunStatus, long>> CountAsync(RunFilter filter, CancellationToken cancellationToken)
     {

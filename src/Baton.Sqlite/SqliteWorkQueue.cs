@@ -373,7 +373,7 @@ internal sealed class SqliteWorkQueue(SqliteDatabase database) : IWorkQueue
     public Task<StepRecord> WaitForEventAsync(RunLease lease, StepRecord waiting, EventWait wait, CancellationToken cancellationToken) =>
         database.Writer.WriteAsync(w =>
         {
-            EnsureLeased(w, lease);
+            SqliteWrites.EnsureLeased(w, lease);
             using var input = System.Text.Json.JsonDocument.Parse(wait.TriggerInputJson);
             var matchValue = wait.MatchPath is { } path ? WaitMatching.MatchValue(input.RootElement[0].GetProperty("data"), path) : null;
             if (wait.LookbackFrom is { } from && FindInLookback(w, wait, matchValue, from) is { } earlier)
@@ -409,7 +409,7 @@ internal sealed class SqliteWorkQueue(SqliteDatabase database) : IWorkQueue
     public Task<StepRecord> ExpireWaitAsync(RunLease lease, StepRecord expired, CancellationToken cancellationToken) =>
         database.Writer.WriteAsync(w =>
         {
-            EnsureLeased(w, lease);
+            SqliteWrites.EnsureLeased(w, lease);
             if (w.Command("DELETE FROM waits WHERE run_id = @run AND step_key = @key;").With("@run", lease.RunId).With("@key", expired.Key).ExecuteNonQuery() == 1)
             {
                 WriteStep(w, lease.RunId, expired);
@@ -426,7 +426,7 @@ internal sealed class SqliteWorkQueue(SqliteDatabase database) : IWorkQueue
     public Task StartChildrenAsync(RunLease lease, StepRecord waiting, WaitKind kind, IReadOnlyList<NewRun> children, CancellationToken cancellationToken) =>
         database.Writer.WriteAsync(w =>
         {
-            EnsureLeased(w, lease);
+            SqliteWrites.EnsureLeased(w, lease);
             WriteStep(w, lease.RunId, waiting);
             w.Command("INSERT INTO waits(run_id, step_key, kind, pending, created_at) VALUES (@run, @key, @kind, @pending, @now);")
                 .With("@run", lease.RunId).With("@key", waiting.Key).With("@kind", (int)kind).With("@pending", children.Count)
@@ -439,14 +439,6 @@ internal sealed class SqliteWorkQueue(SqliteDatabase database) : IWorkQueue
 
             return true;
         });
-
-    private static void EnsureLeased(SqliteWriter w, RunLease lease)
-    {
-        if (w.Command($"SELECT 1 FROM queue WHERE {Leased};").WithLease(lease).ExecuteScalar() is null)
-        {
-            throw new LeaseLostException(lease.RunId);
-        }
-    }
 
     private static void WriteStep(SqliteWriter w, string runId, StepRecord step) => SqliteWrites.WriteStep(w, runId, step);
 

@@ -174,6 +174,15 @@ internal static class SqliteWrites
     public static string ExpandEvents(SqliteWriter writer, string json) =>
         LargeEventData.Rewrite(json, (id, _) => LoadValue(writer, id));
 
+    /// <summary>Throws <see cref="LeaseLostException"/> unless <paramref name="lease"/> still holds its run.</summary>
+    public static void EnsureLeased(SqliteWriter writer, RunLease lease)
+    {
+        if (writer.Command("SELECT 1 FROM queue WHERE run_id = @run AND owner = @owner AND token = @token;").WithLease(lease).ExecuteScalar() is null)
+        {
+            throw new LeaseLostException(lease.RunId);
+        }
+    }
+
     /// <summary>A stored value, decompressed: the JSON a reference stands for.</summary>
     /// <exception cref="BatonException">It is gone.</exception>
     public static string LoadValue(SqliteWriter writer, string id) =>
