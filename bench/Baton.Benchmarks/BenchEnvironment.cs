@@ -9,4 +9,7 @@ public sealed class BenchEnvironment(string workDirectory, string? postgresConne
 
     /// <summary>A fresh name for a database file or schema.</summary>
     public static string NewName(string prefix) => prefix + "_" + Guid.NewGuid().ToString("N")[..10];
+
+    /// <summary>A measurement's own database under a fresh name, removed when it is disposed.</summary>
+    public ScratchDatabase NewDatabase(BenchStorage storage, string prefix) => new(this, storage, NewName(prefix));
 }

@@ -14,7 +14,8 @@ public sealed class BatonScenarios(BenchEnvironment environment)
     /// </summary>
     public async Task<double> ThroughputAsync(BenchStorage storage, int runs, int steps)
     {
-        var database = BenchEnvironment.NewName("tp");
+        await using var scratch = environment.NewDatabase(storage, "tp");
+        var database = scratch.Name;
         var lastSteps = 0;
         void Functions(BatonBuilder b) => b.AddFunction<JsonElement>("noop", f => f.TriggerOn("bench/go"), async ctx =>
         {
@@ -65,7 +66,8 @@ public sealed class BatonScenarios(BenchEnvironment environment)
     public async Task<(double MsPerStep, double HotTableMegabytes)> LargeResultsAsync(BenchStorage storage, int runs, bool inline)
     {
         const int Steps = 10;
-        var database = BenchEnvironment.NewName(inline ? "lvi" : "lvo");
+        await using var scratch = environment.NewDatabase(storage, inline ? "lvi" : "lvo");
+        var database = scratch.Name;
         var responses = Enumerable.Range(0, Steps).Select(LlmLikeText).ToArray();
         var done = 0;
         void Functions(BatonBuilder b) => b.AddFunction<JsonElement>("pipeline", f => f.TriggerOn("bench/large"), async ctx =>
@@ -117,7 +119,8 @@ public sealed class BatonScenarios(BenchEnvironment environment)
     /// <summary>Event sent → first step body starts, on an idle worker in this process.</summary>
     public async Task<LatencySamples> LatencyAsync(BenchStorage storage, int samples)
     {
-        var database = BenchEnvironment.NewName("lat");
+        await using var scratch = environment.NewDatabase(storage, "lat");
+        var database = scratch.Name;
         var started = new ConcurrentDictionary<int, TaskCompletionSource<long>>();
         await using var node = await BatonNode.StartAsync(environment, storage, database, b => b.AddFunction<JsonElement>("first-step", f => f.TriggerOn("bench/ping"), async ctx =>
             await ctx.Step.Run("first", () =>
@@ -152,7 +155,8 @@ public sealed class BatonScenarios(BenchEnvironment environment)
     /// </summary>
     public async Task<LatencySamples> CrossProcessLatencyAsync(BenchStorage storage, int samples)
     {
-        var database = BenchEnvironment.NewName("xlat");
+        await using var scratch = environment.NewDatabase(storage, "xlat");
+        var database = scratch.Name;
         var started = new ConcurrentDictionary<int, TaskCompletionSource<double>>();
         await using var node = await BatonNode.StartAsync(environment, storage, database, b => b.AddFunction<JsonElement>("first-step", f => f.TriggerOn("bench/ping"), async ctx =>
             await ctx.Step.Run("first", () =>
@@ -183,7 +187,8 @@ public sealed class BatonScenarios(BenchEnvironment environment)
     /// <summary>Added time per durable <c>Step.Run</c>: gaps between consecutive no-op step bodies of runs of 100 steps.</summary>
     public async Task<LatencySamples> StepOverheadAsync(BenchStorage storage, int runs)
     {
-        var database = BenchEnvironment.NewName("ovh");
+        await using var scratch = environment.NewDatabase(storage, "ovh");
+        var database = scratch.Name;
         var gaps = new ConcurrentBag<double>();
         var done = new ConcurrentDictionary<string, TaskCompletionSource>();
         await using var node = await BatonNode.StartAsync(environment, storage, database, b => b.AddFunction<JsonElement>("hundred", null, async ctx =>
@@ -218,7 +223,8 @@ public sealed class BatonScenarios(BenchEnvironment environment)
     /// </summary>
     public async Task<(double AddedMegabytes, double MaxLatenessSeconds)> SleepingRunsAsync(BenchStorage storage, int runs, TimeSpan sleepFor, TimeSpan spread)
     {
-        var database = BenchEnvironment.NewName("sleep");
+        await using var scratch = environment.NewDatabase(storage, "sleep");
+        var database = scratch.Name;
         var lateness = new ConcurrentBag<double>();
         var wakeAt = DateTimeOffset.UtcNow + sleepFor;
         await using var node = await BatonNode.StartAsync(environment, storage, database, b => b.AddFunction<JsonElement>("sleeper", f => f.TriggerOn("bench/sleep"), async ctx =>
@@ -258,7 +264,8 @@ public sealed class BatonScenarios(BenchEnvironment environment)
     /// </summary>
     public async Task<(LatencySamples Few, LatencySamples Many)> WaiterResumeAsync(BenchStorage storage, int few, int many, int samples)
     {
-        var database = BenchEnvironment.NewName("wait");
+        await using var scratch = environment.NewDatabase(storage, "wait");
+        var database = scratch.Name;
         var resumed = new ConcurrentDictionary<int, TaskCompletionSource<long>>();
         await using var node = await BatonNode.StartAsync(environment, storage, database, b => b.AddFunction<JsonElement>("waiter", f => f.TriggerOn("bench/open"), async ctx =>
         {
