@@ -291,7 +291,7 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
     }
 
     public Task CheckpointAsync(RunLease lease, StepRecord step, CancellationToken cancellationToken) =>
-        database.Writer.WriteAsync(FencedStep(lease, step), result => result.RecordsAffected == 1 ? true : throw new LeaseLostException(lease.RunId));
+        database.Writer.WriteAsync(FencedStep(lease, step), result => result.RecordsAffected == 1 ? true : throw new LeaseLostException(lease.RunId), lockFree: true);
 
     public Task SuspendAsync(RunLease lease, RunSuspension suspension, CancellationToken cancellationToken) =>
         Requeue(lease, suspension.WakeAt, suspension.Status, suspension.Attempt);

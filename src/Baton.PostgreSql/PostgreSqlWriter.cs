@@ -13,9 +13,21 @@ namespace Baton.PostgreSql;
 /// <c>NOTIFY</c> at commit, however many runs it made available.
 /// </summary>
 /// <remarks>
+/// <para>
 /// Writes fenced by a lease are single statements conditioned on the lease, so a lost lease writes nothing and leaves
 /// the transaction intact; the interpreter then reports <see cref="LeaseLostException"/> to that caller alone. A
 /// statement that makes PostgreSQL abort the transaction fails its own write; the rest of the batch is sent again.
+/// </para>
+/// <para>
+/// <b>Two batches in flight.</b> The writer has two connections. While one batch executes and commits, the loop sends
+/// the writes waiting since on the other, so the database works on one batch while .NET reads and answers the other,
+/// and one batch's statements run while the other's commit waits for its flush. Two open transactions of one node that
+/// both take row locks could each wait for a row the other holds (a deadlock, which PostgreSQL breaks only after a
+/// second by failing one), so at most one batch in flight holds writes that take row locks; while it does, the other
+/// carries only <see cref="PgRound{T}.LockFree"/> writes (step checkpoints) and the rest wait for the next batch. A
+/// checkpoint may therefore commit before a write queued just ahead of it; a caller that needs one write to land before
+/// another awaits the first, as every caller does.
+/// </para>
 /// </remarks>
 internal sealed class PostgreSqlWriter : IAsyncDisposable
 {
@@ -24,7 +36,7 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
     private readonly string _channel;
     private readonly int _maxBatch;
     private readonly Task _loop;
-    private NpgsqlConnection? _connection;
+    private readonly Lane[] _lanes = [new(), new()];
     private long _commits;
     private long _operations;
 
@@ -42,11 +54,12 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
     /// <param name="commands">The statements, run in order in the batch's transaction.</param>
     /// <param name="interpret">Turns the statements' results into the result; may throw <see cref="LeaseLostException"/>.</param>
     /// <param name="notifiesWork">Whether the write makes runs claimable now (one NOTIFY per transaction).</param>
-    public Task<T> WriteAsync<T>(IReadOnlyList<PgCommand> commands, Func<IReadOnlyList<PgResult>, T> interpret, bool notifiesWork = false) =>
-        WriteAsync(new PgRound<T>(commands, results => PgNext<T>.Done(interpret(results)), notifiesWork, Final: true));
+    /// <param name="lockFree">Whether the write takes no row lock another write may want (see <see cref="PgRound{T}.LockFree"/>).</param>
+    public Task<T> WriteAsync<T>(IReadOnlyList<PgCommand> commands, Func<IReadOnlyList<PgResult>, T> interpret, bool notifiesWork = false, bool lockFree = false) =>
+        WriteAsync(new PgRound<T>(commands, results => PgNext<T>.Done(interpret(results)), notifiesWork, Final: true, LockFree: lockFree));
 
-    public Task<T> WriteAsync<T>(PgCommand command, Func<PgResult, T> interpret, bool notifiesWork = false) =>
-        WriteAsync([command], results => interpret(results[0]), notifiesWork);
+    public Task<T> WriteAsync<T>(PgCommand command, Func<PgResult, T> interpret, bool notifiesWork = false, bool lockFree = false) =>
+        WriteAsync([command], results => interpret(results[0]), notifiesWork, lockFree);
 
     /// <summary>Queues a write of one or more rounds, all in the same transaction as the other writes of its batch.</summary>
     public Task<T> WriteAsync<T>(PgRound<T> first)
@@ -64,41 +77,105 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
     {
         _queue.Writer.TryComplete();
         await _loop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        if (_connection is not null)
+        foreach (var lane in _lanes)
         {
-            await _connection.DisposeAsync().ConfigureAwait(false);
+            if (lane.Connection is not null)
+            {
+                await lane.Connection.DisposeAsync().ConfigureAwait(false);
+            }
         }
     }
 
     private async Task RunAsync()
     {
-        await foreach (var batch in _queue.Reader.ReadBatchesAsync(_maxBatch).ConfigureAwait(false))
+        // Writes that take locks, read while the other lane's batch holds some: they wait for it to end.
+        var held = new List<WriteOperation>();
+        Task<bool>? arrival = null;
+        var open = true;
+        while (true)
         {
-            try
+            foreach (var lane in _lanes)
             {
-                var fold = true;
-                while (batch.Count > 0 && await TryWriteAsync(batch, fold).ConfigureAwait(false) is var culprit and not Written)
+                if (lane.InFlight is { IsCompleted: true })
                 {
-                    if (culprit == FoldedStatementFailed)
-                    {
-                        // A folded statement broke the transaction: which of its rows did is unknown, so the batch is
-                        // sent again with every statement on its own, and the failure falls on its own write.
-                        fold = false;
-                        continue;
-                    }
-
-                    // One write made PostgreSQL abort the transaction: it fails alone; the others are sent again.
-                    batch.RemoveAt(culprit);
+                    lane.InFlight = null;
+                    lane.Locking = false;
                 }
             }
-            catch (Exception ex)
+
+            var free = Array.Find(_lanes, l => l.InFlight is null);
+            if (free is not null)
             {
-                // Never let the loop die: a dead writer would leave every later write waiting forever.
-                await ResetConnectionAsync().ConfigureAwait(false);
-                foreach (var operation in batch)
+                var lockedElsewhere = Array.Exists(_lanes, l => l.Locking);
+                var batch = new List<WriteOperation>();
+                if (!lockedElsewhere)
                 {
-                    operation.Fail(ex);
+                    var count = Math.Min(held.Count, _maxBatch);
+                    batch.AddRange(held.Take(count));
+                    held.RemoveRange(0, count);
                 }
+
+                while (batch.Count < _maxBatch && _queue.Reader.TryRead(out var operation))
+                {
+                    (lockedElsewhere && !operation.IsLockFree ? held : batch).Add(operation);
+                }
+
+                if (batch.Count > 0)
+                {
+                    free.InFlight = WriteBatchAsync(batch, free);
+                    free.Locking = batch.Exists(o => !o.IsLockFree);
+                    continue;
+                }
+            }
+
+            // Nothing to send now: wait for a batch to end, or, with a lane free, for a write to arrive.
+            var waits = _lanes.Where(l => l.InFlight is not null).Select(l => l.InFlight!).ToList();
+            if (open && free is not null)
+            {
+                arrival ??= _queue.Reader.WaitToReadAsync().AsTask();
+                waits.Add(arrival);
+            }
+
+            if (waits.Count == 0)
+            {
+                return; // disposed, and every write is written
+            }
+
+            if (await Task.WhenAny(waits).ConfigureAwait(false) == arrival)
+            {
+                open = await arrival.ConfigureAwait(false);
+                arrival = null;
+            }
+        }
+    }
+
+    /// <summary>Writes one batch on a lane, failing alone the write that breaks the transaction; never throws.</summary>
+    private async Task WriteBatchAsync(List<WriteOperation> batch, Lane lane)
+    {
+        try
+        {
+            var fold = true;
+            while (batch.Count > 0 && await TryWriteAsync(batch, fold, lane).ConfigureAwait(false) is var culprit and not Written)
+            {
+                if (culprit == FoldedStatementFailed)
+                {
+                    // A folded statement broke the transaction: which of its rows did is unknown, so the batch is
+                    // sent again with every statement on its own, and the failure falls on its own write.
+                    fold = false;
+                    continue;
+                }
+
+                // One write made PostgreSQL abort the transaction: it fails alone; the others are sent again.
+                batch.RemoveAt(culprit);
+            }
+        }
+        catch (Exception ex)
+        {
+            // Never let the loop die: a dead writer would leave every later write waiting forever.
+            await ResetConnectionAsync(lane).ConfigureAwait(false);
+            foreach (var operation in batch)
+            {
+                operation.Fail(ex);
             }
         }
     }
@@ -113,9 +190,9 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
     /// all). Returns <see cref="Written"/> when done, the index of a write that broke the transaction, or
     /// <see cref="FoldedStatementFailed"/>.
     /// </summary>
-    private async Task<int> TryWriteAsync(List<WriteOperation> operations, bool fold)
+    private async Task<int> TryWriteAsync(List<WriteOperation> operations, bool fold, Lane lane)
     {
-        _connection ??= await _dataSource.OpenConnectionAsync().ConfigureAwait(false);
+        lane.Connection ??= await _dataSource.OpenConnectionAsync().ConfigureAwait(false);
         foreach (var operation in operations)
         {
             operation.Begin();
@@ -132,7 +209,7 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
                 var notify = !notified && active.Any(a => a.Operation.NotifiesWork);
                 notified |= notify;
                 var commit = active.TrueForAll(a => a.Operation.IsFinalRound);
-                var culprit = await RunRoundAsync(active, notify, fold, begin: !begun, commit).ConfigureAwait(false);
+                var culprit = await RunRoundAsync(active, notify, fold, begin: !begun, commit, lane).ConfigureAwait(false);
                 begun = true;
                 if (culprit != Written)
                 {
@@ -145,7 +222,7 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
 
             if (!committed)
             {
-                await using var commit = new NpgsqlCommand("COMMIT", _connection);
+                await using var commit = new NpgsqlCommand("COMMIT", lane.Connection);
                 await commit.ExecuteNonQueryAsync().ConfigureAwait(false);
             }
         }
@@ -153,7 +230,7 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
         {
             // The connection broke, or a commit failed (or its answer was lost): nothing of this batch is known to be
             // written, and the connection's state is unknown; every caller hears so, and retries or gives the run up.
-            await ResetConnectionAsync().ConfigureAwait(false);
+            await ResetConnectionAsync(lane).ConfigureAwait(false);
             throw;
         }
 
@@ -171,9 +248,9 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
     /// Sends the current round of every active write as one batch and hands each its results. With <paramref name="fold"/>,
     /// single-statement rounds of the same <see cref="PgMerge.Kind"/> go as one multi-row statement.
     /// </summary>
-    private async Task<int> RunRoundAsync(List<(WriteOperation Operation, int Index)> active, bool notify, bool fold, bool begin, bool commit)
+    private async Task<int> RunRoundAsync(List<(WriteOperation Operation, int Index)> active, bool notify, bool fold, bool begin, bool commit, Lane lane)
     {
-        await using var batch = new NpgsqlBatch(_connection);
+        await using var batch = new NpgsqlBatch(lane.Connection);
 
         // Each statement sent, and the parts it answers: (position in active, command of that write's round).
         var statements = new List<(PgCommand Command, List<(int Active, int Command)> Parts)>();
@@ -290,7 +367,7 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
         }
         catch (PostgresException ex) when (!ex.IsTransient && FailedStatement(batch, ex) is var position and >= 0)
         {
-            await using (var rollback = new NpgsqlCommand("ROLLBACK", _connection))
+            await using (var rollback = new NpgsqlCommand("ROLLBACK", lane.Connection))
             {
                 await rollback.ExecuteNonQueryAsync().ConfigureAwait(false);
             }
@@ -312,7 +389,7 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
         catch (Exception)
         {
             // The connection broke (or worse): nothing of this batch is known to be written; every caller hears so.
-            await ResetConnectionAsync().ConfigureAwait(false);
+            await ResetConnectionAsync(lane).ConfigureAwait(false);
             throw;
         }
 
@@ -360,10 +437,10 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
         return -1;
     }
 
-    private async Task ResetConnectionAsync()
+    private static async Task ResetConnectionAsync(Lane lane)
     {
-        var connection = _connection;
-        _connection = null;
+        var connection = lane.Connection;
+        lane.Connection = null;
         if (connection is not null)
         {
             try
@@ -377,12 +454,27 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
         }
     }
 
+    /// <summary>One of the writer's two connections (opened when first needed, and again after a failure).</summary>
+    private sealed class Lane
+    {
+        public NpgsqlConnection? Connection { get; set; }
+
+        /// <summary>The batch being written on it (<see cref="WriteBatchAsync"/> never throws), null when free.</summary>
+        public Task? InFlight { get; set; }
+
+        /// <summary>Whether that batch holds writes that are not lock free.</summary>
+        public bool Locking { get; set; }
+    }
+
     private abstract class WriteOperation
     {
         /// <summary>The statements of the current round.</summary>
         public abstract IReadOnlyList<PgCommand> Commands { get; }
 
         public abstract bool NotifiesWork { get; }
+
+        /// <summary>Whether the write takes no row lock another may want (see <see cref="PgRound{T}.LockFree"/>).</summary>
+        public abstract bool IsLockFree { get; }
 
         public abstract bool IsDone { get; }
 
@@ -413,6 +505,8 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
         public override IReadOnlyList<PgCommand> Commands => _round?.Commands ?? [];
 
         public override bool NotifiesWork => _notifies;
+
+        public override bool IsLockFree => first.LockFree;
 
         public override bool IsDone => _round is null;
 

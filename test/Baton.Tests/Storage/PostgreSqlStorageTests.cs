@@ -67,6 +67,43 @@ public sealed class PostgreSqlStorageTests : StorageContractTests
     }
 
     [Fact]
+    public async Task ACheckpoint_CommitsWhileAnotherBatchWaitsOnARowLock_AWriteThatTakesLocksWaitsItsTurn()
+    {
+        await Storage.Runs.CreateAsync([.. Enumerable.Range(0, 3).Select(i => new NewRun($"r{i}", "f", "[]", Start, Start, null))], default);
+        var leases = (await Storage.Queue.ClaimAsync("w", ["f"], 3, TimeSpan.FromMinutes(1), new Dictionary<string, Baton.Storage.ConcurrencyRule>(), null, default))
+            .ToDictionary(c => c.Lease.RunId, c => c.Lease);
+
+        // Another session holds r0's queue row, so the end of r0 waits on it, in flight.
+        await using var blocker = new NpgsqlConnection(Postgres.Server.ConnectionString);
+        await blocker.OpenAsync();
+        await using var hold = await blocker.BeginTransactionAsync();
+        await using (var lockRow = new NpgsqlCommand($"SELECT 1 FROM {Postgres.Schema}.queue WHERE run_id = 'r0' FOR UPDATE", blocker, hold))
+        {
+            await lockRow.ExecuteNonQueryAsync();
+        }
+
+        var end = Storage.Queue.CompleteAsync(leases["r0"], new RunCompletion(RunStatus.Completed, "0", null, Start, []), default);
+        await TestHost.EventuallyAsync(() => Task.FromResult(Database.Scalar($"SELECT COUNT(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE NOT l.granted AND a.query LIKE '%{Postgres.Schema}.queue%'") > 0),
+            "the end of r0 waits for the row");
+
+        // A checkpoint takes no lock another write could want: it commits on the writer's other connection meanwhile.
+        var checkpoint = Storage.Queue.CheckpointAsync(leases["r1"], new StepRecord("s", StepKind.Run, StepStatus.Completed, "1", null, 1, Start, Start, null), default);
+        var release = Storage.Queue.ReleaseAsync(leases["r2"], default);
+        await checkpoint.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(1, Database.Scalar("SELECT COUNT(*) FROM steps WHERE run_id = 'r1'"));
+
+        // A release does take row locks: it was not sent beside the blocked end, so it has not committed either.
+        Assert.False(end.IsCompleted);
+        Assert.Equal(1, Database.Scalar("SELECT COUNT(*) FROM queue WHERE run_id = 'r2' AND owner IS NOT NULL"));
+
+        await hold.CommitAsync();
+        await end;
+        await release;
+        Assert.Equal(0, Database.Scalar("SELECT COUNT(*) FROM queue WHERE run_id = 'r0'"));
+        Assert.Equal(0, Database.Scalar("SELECT COUNT(*) FROM queue WHERE run_id = 'r2' AND owner IS NOT NULL"));
+    }
+
+    [Fact]
     public async Task Claim_OfARunThatExecutedBefore_ReadsItsJournal_ExactlyAsGetStepsDoes()
     {
         await Storage.Runs.CreateAsync([new NewRun("r1", "f", "[]", Start, Start, null), new NewRun("r2", "f", "[]", Start, Start, null)], default);
