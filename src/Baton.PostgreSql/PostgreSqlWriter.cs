@@ -149,7 +149,7 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
         }
     }
 
-    /// <summary>Writes one batch on a lane, failing alone the write that breaks the transaction; never throws.</summary>
+    /// <summary>Writes one batch on a lane, failing alone a write that breaks the transaction; every write gets its answer.</summary>
     private async Task WriteBatchAsync(List<WriteOperation> batch, Lane lane)
     {
         try
@@ -171,12 +171,13 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
         }
         catch (Exception ex)
         {
-            // Never let the loop die: a dead writer would leave every later write waiting forever.
-            await ResetConnectionAsync(lane).ConfigureAwait(false);
+            // Every caller hears first (a caller left waiting would wait forever), then the connection is dropped.
             foreach (var operation in batch)
             {
                 operation.Fail(ex);
             }
+
+            await ResetConnectionAsync(lane).ConfigureAwait(false);
         }
     }
 
@@ -459,7 +460,7 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
     {
         public NpgsqlConnection? Connection { get; set; }
 
-        /// <summary>The batch being written on it (<see cref="WriteBatchAsync"/> never throws), null when free.</summary>
+        /// <summary>The batch being written on it (<see cref="WriteBatchAsync"/>), null when free.</summary>
         public Task? InFlight { get; set; }
 
         /// <summary>Whether that batch holds writes that are not lock free.</summary>
