@@ -1,4 +1,5 @@
 using Baton.Storage;
+using Npgsql;
 using static Baton.PostgreSql.PostgreSqlDatabase;
 
 namespace Baton.PostgreSql;
@@ -290,8 +291,29 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
         }
     }
 
-    public Task CheckpointAsync(RunLease lease, StepRecord step, CancellationToken cancellationToken) =>
-        database.Writer.WriteAsync(FencedStep(lease, step), result => result.RecordsAffected == 1 ? true : throw new LeaseLostException(lease.RunId), lockFree: true);
+    public async Task CheckpointAsync(RunLease lease, StepRecord step, CancellationToken cancellationToken)
+    {
+        if (step is { Kind: StepKind.Run, Attempts: 1 })
+        {
+            // A step's first attempt has no journal entry yet: a plain insert skips the upsert's speculative insertion
+            // (a unique-index probe, a lock and a confirming WAL record per row). Should one exist after all, the
+            // insert fails alone (see PostgreSqlWriter) and the upsert below writes it.
+            try
+            {
+                await WriteStepAsync(lease, step, replaces: false).ConfigureAwait(false);
+                return;
+            }
+            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation)
+            {
+                // Written before after all: the upsert replaces it.
+            }
+        }
+
+        await WriteStepAsync(lease, step, replaces: true).ConfigureAwait(false);
+    }
+
+    private Task WriteStepAsync(RunLease lease, StepRecord step, bool replaces) =>
+        database.Writer.WriteAsync(FencedStep(lease, step, replaces), result => result.RecordsAffected == 1 ? true : throw new LeaseLostException(lease.RunId), lockFree: true);
 
     public Task SuspendAsync(RunLease lease, RunSuspension suspension, CancellationToken cancellationToken) =>
         Requeue(lease, suspension.WakeAt, suspension.Status, suspension.Attempt);
@@ -587,15 +609,20 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
         SELECT @run, @key, @kind, @status, @output, @error, @attempts, @started, @ended, @wake
         """;
 
-    private PgCommand FencedStep(RunLease lease, StepRecord step) =>
-        new PgCommand($"{UpsertStep(S)} WHERE EXISTS (SELECT 1 FROM {S}.queue WHERE {Leased}) {OnStepConflict}")
+    private PgCommand FencedStep(RunLease lease, StepRecord step, bool replaces = true) =>
+        new PgCommand($"{UpsertStep(S)} WHERE EXISTS (SELECT 1 FROM {S}.queue WHERE {Leased}) {(replaces ? OnStepConflict : "")}")
         {
             // Checkpoints of many runs in one round go as one statement (see PgMerge); one run's step key only once.
-            Merge = new PgMerge($"fenced-step:{S}", $"{lease.RunId}\n{step.Key}", (lease, step), FencedSteps, SplitFencedStep),
+            Merge = replaces
+                ? new PgMerge($"fenced-step:{S}", $"{lease.RunId}\n{step.Key}", (lease, step), rows => FencedSteps(rows, replaces: true), SplitFencedStep)
+                : new PgMerge($"fenced-new-step:{S}", $"{lease.RunId}\n{step.Key}", (lease, step), rows => FencedSteps(rows, replaces: false), SplitFencedStep),
         }.WithParametersWhenSentAlone(c => c.WithLease(lease).WithStep(step));
 
-    /// <summary>Checkpoints of several runs, each written only if its lease holds; returns the (run, key) written.</summary>
-    private PgCommand FencedSteps(IReadOnlyList<object> rows)
+    /// <summary>
+    /// Checkpoints of several runs, each written only if its lease holds (replacing an entry of the same key, or, without
+    /// <paramref name="replaces"/>, failing on one); returns the (run, key) written.
+    /// </summary>
+    private PgCommand FencedSteps(IReadOnlyList<object> rows, bool replaces)
     {
         var parts = rows.Cast<(RunLease Lease, StepRecord Step)>().ToList();
         return new PgCommand($"""
@@ -604,7 +631,7 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
                 FROM unnest(@runs, @owners, @tokens, @keys, @kinds, @statuses, @outputs, @errors, @attempts, @starteds, @endeds, @wakes)
                     AS v(run_id, owner, token, key, kind, status, output, error, attempts, started, ended, wake)
                 WHERE EXISTS (SELECT 1 FROM {S}.queue q WHERE q.run_id = v.run_id AND q.owner = v.owner AND q.token = v.token)
-                {OnStepConflict}
+                {(replaces ? OnStepConflict : "")}
                 RETURNING run_id, key
                 """, returnsRows: true)
             .With("runs", parts.Select(p => p.Lease.RunId).ToArray())

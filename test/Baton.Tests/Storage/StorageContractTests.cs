@@ -202,6 +202,26 @@ public abstract class StorageContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task FirstAttemptCheckpoint_OfAKeyAlreadyWritten_ReplacesIt_AndTheWritesBesideItLand()
+    {
+        // The engine writes a step's first attempt once; a store that writes it faster for that must still replace an entry.
+        await Storage.Runs.CreateAsync([.. Enumerable.Range(0, 20).Select(i => Run($"r{i:00}"))], default);
+        var leases = (await Storage.Queue.ClaimAsync("w", ["f"], 20, Lease, new Dictionary<string, Baton.Storage.ConcurrencyRule>(), null, default))
+            .ToDictionary(c => c.Lease.RunId, c => c.Lease);
+        await Storage.Queue.CheckpointAsync(leases["r00"], Step("a", StepStatus.Retrying, null) with { Error = new RunError("E", "timed out") }, default);
+
+        await Task.WhenAll(leases.Values.Select(l => Storage.Queue.CheckpointAsync(l, Step("a", output: $"\"{l.RunId}\""), default)));
+
+        foreach (var runId in leases.Keys)
+        {
+            var step = Assert.Single(await Storage.Runs.GetStepsAsync(runId, default));
+            Assert.Equal(StepStatus.Completed, step.Status);
+            Assert.Equal($"\"{runId}\"", step.OutputJson);
+            Assert.Null(step.Error);
+        }
+    }
+
+    [Fact]
     public async Task Suspend_RunComesBackWhenDue()
     {
         await Storage.Runs.CreateAsync([Run("r")], default);
