@@ -613,9 +613,8 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
         new PgCommand($"{UpsertStep(S)} WHERE EXISTS (SELECT 1 FROM {S}.queue WHERE {Leased}) {(replaces ? OnStepConflict : "")}")
         {
             // Checkpoints of many runs in one round go as one statement (see PgMerge); one run's step key only once.
-            Merge = replaces
-                ? new PgMerge($"fenced-step:{S}", $"{lease.RunId}\n{step.Key}", (lease, step), rows => FencedSteps(rows, replaces: true), SplitFencedStep)
-                : new PgMerge($"fenced-new-step:{S}", $"{lease.RunId}\n{step.Key}", (lease, step), rows => FencedSteps(rows, replaces: false), SplitFencedStep),
+            // Upserts and plain inserts are folded apart.
+            Merge = new PgMerge($"{(replaces ? "fenced-step" : "fenced-new-step")}:{S}", $"{lease.RunId}\n{step.Key}", (lease, step), rows => FencedSteps(rows, replaces), SplitFencedStep),
         }.WithParametersWhenSentAlone(c => c.WithLease(lease).WithStep(step));
 
     /// <summary>

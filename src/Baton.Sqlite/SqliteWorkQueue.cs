@@ -6,9 +6,6 @@ namespace Baton.Sqlite;
 
 internal sealed class SqliteWorkQueue(SqliteDatabase database) : IWorkQueue
 {
-    // The lease condition every leased write carries: the run is still queued, ours, and not claimed again since.
-    private const string Leased = "run_id = @run AND owner = @owner AND token = @token";
-
     public Task<IReadOnlyList<ClaimedRun>> ClaimAsync(
         string owner,
         IReadOnlyCollection<string> functionIds,
@@ -246,7 +243,7 @@ internal sealed class SqliteWorkQueue(SqliteDatabase database) : IWorkQueue
             var written = w.Command($"""
                     INSERT INTO steps(run_id, key, kind, status, output, error, attempts, started_at, ended_at, wake_at)
                     SELECT @run, @key, @kind, @status, @output, @error, @attempts, @started, @ended, @wake
-                    WHERE EXISTS (SELECT 1 FROM queue WHERE {Leased})
+                    WHERE EXISTS (SELECT 1 FROM queue WHERE {SqliteWrites.Leased})
                     ON CONFLICT(run_id, key) DO UPDATE SET
                         kind = excluded.kind, status = excluded.status, output = excluded.output, error = excluded.error,
                         attempts = excluded.attempts, ended_at = excluded.ended_at, wake_at = excluded.wake_at;
@@ -268,7 +265,7 @@ internal sealed class SqliteWorkQueue(SqliteDatabase database) : IWorkQueue
     public Task CompleteAsync(RunLease lease, RunCompletion completion, CancellationToken cancellationToken) =>
         database.Writer.WriteAsync(w =>
         {
-            if (w.Command($"DELETE FROM queue WHERE {Leased};").WithLease(lease).ExecuteNonQuery() != 1)
+            if (w.Command($"DELETE FROM queue WHERE {SqliteWrites.Leased};").WithLease(lease).ExecuteNonQuery() != 1)
             {
                 throw new LeaseLostException(lease.RunId);
             }
@@ -291,7 +288,7 @@ internal sealed class SqliteWorkQueue(SqliteDatabase database) : IWorkQueue
         var now = Ms(database.Time.GetUtcNow());
         var available = w.Command($"""
                 UPDATE queue SET owner = NULL, available_at = CASE WHEN woken = 1 AND @due > @now THEN @now ELSE @due END, woken = 0
-                WHERE {Leased} RETURNING available_at;
+                WHERE {SqliteWrites.Leased} RETURNING available_at;
                 """).WithLease(lease).With("@due", Ms(due)).With("@now", now).ExecuteScalar();
         if (available is not long availableAt)
         {
@@ -351,7 +348,7 @@ internal sealed class SqliteWorkQueue(SqliteDatabase database) : IWorkQueue
     }
 
     public Task SetFinishByAsync(RunLease lease, DateTimeOffset deadline, CancellationToken cancellationToken) =>
-        database.Writer.WriteAsync(w => w.Command($"UPDATE queue SET finish_by = COALESCE(finish_by, @deadline) WHERE {Leased};")
+        database.Writer.WriteAsync(w => w.Command($"UPDATE queue SET finish_by = COALESCE(finish_by, @deadline) WHERE {SqliteWrites.Leased};")
             .WithLease(lease).With("@deadline", Ms(deadline)).ExecuteNonQuery() == 1 ? true : throw new LeaseLostException(lease.RunId));
 
     public Task<IReadOnlyList<string>> OverdueAsync(DateTimeOffset now, int max, CancellationToken cancellationToken)

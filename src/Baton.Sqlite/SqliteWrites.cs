@@ -174,10 +174,13 @@ internal static class SqliteWrites
     public static string ExpandEvents(SqliteWriter writer, string json) =>
         LargeEventData.Rewrite(json, (id, _) => LoadValue(writer, id));
 
+    /// <summary>The lease condition every leased write carries: the run is still queued, ours, and not claimed again since.</summary>
+    public const string Leased = "run_id = @run AND owner = @owner AND token = @token";
+
     /// <summary>Throws <see cref="LeaseLostException"/> unless <paramref name="lease"/> still holds its run.</summary>
     public static void EnsureLeased(SqliteWriter writer, RunLease lease)
     {
-        if (writer.Command("SELECT 1 FROM queue WHERE run_id = @run AND owner = @owner AND token = @token;").WithLease(lease).ExecuteScalar() is null)
+        if (writer.Command($"SELECT 1 FROM queue WHERE {Leased};").WithLease(lease).ExecuteScalar() is null)
         {
             throw new LeaseLostException(lease.RunId);
         }
