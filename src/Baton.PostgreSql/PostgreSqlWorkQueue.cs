@@ -217,15 +217,21 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
     }
 
     /// <summary>A claim statement: <paramref name="due"/> is CTEs ending in <c>due(run_id)</c>, the runs to lease.</summary>
+    /// <remarks>
+    /// The claimed rows are found by key (<c>= ANY(ARRAY(...))</c>), not by a join with the CTEs: for a join the planner
+    /// takes a claim of 128 runs for a large share of the tables and hashes them against sequential scans of the whole
+    /// queue and runs tables, so each claim cost time in proportion to the backlog (14 ms for 128 runs over a backlog of
+    /// 10,000, 6 ms by key).
+    /// </remarks>
     private PgCommand ClaimCommand(string due, string owner, DateTimeOffset now, TimeSpan leaseDuration, int max) =>
         new PgCommand($"""
                 WITH {due},
                 claimed AS (
                     UPDATE {S}.queue q SET owner = @owner, token = q.token + 1, available_at = @until, woken = 0, debounce_key = NULL, batch_key = NULL
-                    FROM due WHERE q.run_id = due.run_id
+                    WHERE q.run_id = ANY(ARRAY(SELECT run_id FROM due))
                     RETURNING q.run_id, q.token, q.finish_by, q.start_by)
                 UPDATE {S}.runs r SET status = 1, started_at = COALESCE(r.started_at, @now)
-                FROM claimed WHERE r.id = claimed.run_id
+                FROM claimed WHERE r.id = claimed.run_id AND r.id = ANY(ARRAY(SELECT run_id FROM claimed))
                 RETURNING r.id, claimed.token, r.function_id, r.input, r.attempt, r.created_at, r.parent_run_id, r.started_at, claimed.finish_by, claimed.start_by,
                     -- A run that executed before replays its journal: read here, it saves the worker a query per run.
                     CASE WHEN claimed.token > 1 THEN (
@@ -378,10 +384,16 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
                 var batched = completion.Emitted.Where(e => inserted.Contains(e.Event.Id)).SelectMany(e => e.Runs.Where(r => r.BatchKey is not null)).ToList();
                 return batched.Count == 0 ? Rest() : PgNext<bool>.More(new(PostgreSqlWrites.JoinBatches(S, batched), _ => Rest(), NotifiesWork: true));
             },
-            NotifiesWork: completion.Emitted.Any(e => e.Runs.Count > 0)));
+            NotifiesWork: completion.Emitted.Any(e => e.Runs.Count > 0),
+            // Most ends emit nothing and have no parent to report to: their round is the last, so the batch's commit
+            // goes with it instead of taking a round trip of its own.
+            Final: emitted.Count == 0 && !completion.MayHaveParent));
     }
 
     /// <summary>The ends of several runs that emit no event, each only if its lease holds; returns the runs ended.</summary>
+    /// <remarks>The ended runs are found by key (<c>= ANY(ARRAY(...))</c>; see <see cref="ClaimCommand"/>): with
+    /// <c>IN (SELECT ...)</c> the planner joined them against a rescan of the values per row, 6.5 ms for 61 ends
+    /// against 2.8-4.0 ms by key on the same data.</remarks>
     private PgCommand Completions(IReadOnlyList<object> rows)
     {
         var parts = rows.Cast<(RunLease Lease, RunCompletion Completion)>().ToList();
@@ -394,10 +406,10 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
                     RETURNING q.run_id),
                 ended AS (
                     UPDATE {S}.runs r SET status = v.status, output = v.output, error = v.error, ended_at = v.ended
-                    FROM v WHERE r.id = v.run_id AND r.id IN (SELECT run_id FROM done)
+                    FROM v WHERE r.id = v.run_id AND r.id = ANY(ARRAY(SELECT run_id FROM done))
                     RETURNING r.id, r.parent_run_id, r.parent_step),
                 unwaited AS (
-                    DELETE FROM {S}.waits WHERE run_id IN (SELECT run_id FROM done))
+                    DELETE FROM {S}.waits WHERE run_id = ANY(ARRAY(SELECT run_id FROM done)))
                 SELECT id, parent_run_id, parent_step FROM ended
                 """, returnsRows: true)
             .With("runs", parts.Select(p => p.Lease.RunId).ToArray())

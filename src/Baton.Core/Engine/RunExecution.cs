@@ -237,7 +237,7 @@ internal sealed partial class RunExecution
 
         // Lifecycle events carry an output that is stored inline; a large one stays out of events (read it from the run).
         var emitted = await _engine.LifecycleAppendsAsync(FunctionId, RunId, status, stored == output ? output : null, error, _input.Event, now).ConfigureAwait(false);
-        await _engine.Storage.Queue.CompleteAsync(Lease, new RunCompletion(status, stored, error, now, emitted), CancellationToken.None).ConfigureAwait(false);
+        await _engine.Storage.Queue.CompleteAsync(Lease, new RunCompletion(status, stored, error, now, emitted, MayHaveParent: ParentRunId is not null), CancellationToken.None).ConfigureAwait(false);
         if (emitted.Any(e => e.Runs.Count > 0))
         {
             _engine.WorkAvailable.Set();
