@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using Baton.Storage;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -26,6 +27,9 @@ internal sealed partial class BatonWorker(BatonEngine engine, IHostApplicationLi
     private BatonOptions Options => engine.Options;
 
     private ILogger Logger => engine.Logger;
+
+    /// <summary>Claims sent before the one before them came back (see <see cref="ClaimLoopAsync"/>).</summary>
+    private const int MaxClaimsInFlight = 2;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -152,6 +156,11 @@ internal sealed partial class BatonWorker(BatonEngine engine, IHostApplicationLi
         }
     }
 
+    /// <summary>
+    /// Claims due runs into the free slots. A claim's round trip is most of its cost (a run of no-op steps on PostgreSQL
+    /// ends before the claim that follows it comes back), so while claims come back full a second one is sent before
+    /// the first returns, and a sliver of room waits up to one claim's time for more runs to end.
+    /// </summary>
     private async Task ClaimLoopAsync(CancellationToken stopping)
     {
         var functionIds = engine.Registry.Ids;
@@ -159,48 +168,115 @@ internal sealed partial class BatonWorker(BatonEngine engine, IHostApplicationLi
         var limits = engine.Registry.All
             .Where(f => f.ConcurrencyLimit is not null || f.KeyedConcurrency is not null)
             .ToDictionary(f => f.Id, f => new ConcurrencyRule(f.ConcurrencyLimit, f.KeyedConcurrency?.Limit), StringComparer.Ordinal);
-        while (!stopping.IsCancellationRequested)
+        var sliver = Math.Max(1, Math.Min(Options.ClaimBatchSize, Options.MaxConcurrentRuns) / 4);
+        var claims = new List<(Task<IReadOnlyList<ClaimedRun>> Task, int Asked, long SentAt, long SignalsBefore)>();
+        var claimNow = true;
+
+        // Work signalled (runs created or due, slots freed) is counted, so a claim that comes back short is followed
+        // by another if work was signalled after it was sent: its snapshot may have missed that work.
+        var signal = engine.WorkAvailable.WaitAsync();
+        var signals = 0L;
+        var moreDue = false;
+        var lastClaim = TimeSpan.Zero;
+        long? deferredSince = null;
+        try
         {
-            try
+            while (!stopping.IsCancellationRequested)
             {
-                // Armed before the claim, so work created while claiming is not missed.
-                var signal = engine.WorkAvailable.WaitAsync();
-                var free = Options.MaxConcurrentRuns - _running.Count;
-                if (free > 0)
+                try
                 {
-                    var asked = Math.Min(free, Options.ClaimBatchSize);
-                    var claimed = await engine.Storage.Queue.ClaimAsync(engine.NodeId, functionIds, asked, Options.LeaseDuration, limits, queues, stopping).ConfigureAwait(false);
-                    foreach (var run in claimed)
+                    if (signal.IsCompleted)
+                    {
+                        signals++;
+                        signal = engine.WorkAvailable.WaitAsync();
+                    }
+
+                    foreach (var claim in claims.Where(c => c.Task.IsCompleted).ToList())
+                    {
+                        claims.Remove(claim);
+                        lastClaim = TimeSpan.FromTicks(Math.Min(Stopwatch.GetElapsedTime(claim.SentAt).Ticks, Options.PollInterval.Ticks));
+                        var claimed = await claim.Task.ConfigureAwait(false);
+                        foreach (var run in claimed)
+                        {
+                            Start(run);
+                        }
+
+                        // Back short: nothing more was due; unless work was signalled since, the next claim waits for
+                        // work or the next due time.
+                        moreDue = claimed.Count == claim.Asked;
+                        claimNow &= moreDue || signals > claim.SignalsBefore;
+                    }
+
+                    var free = Options.MaxConcurrentRuns - _running.Count - claims.Sum(c => c.Asked);
+                    var send = claimNow && free > 0 && claims.Count < MaxClaimsInFlight && (claims.Count == 0 || moreDue);
+                    TimeSpan? deferral = null;
+                    if (send && moreDue && free < sliver)
+                    {
+                        deferredSince ??= Stopwatch.GetTimestamp();
+                        var left = lastClaim - Stopwatch.GetElapsedTime(deferredSince.Value);
+                        if (claims.Count > 0 || left > TimeSpan.Zero)
+                        {
+                            send = false;
+                            deferral = claims.Count > 0 ? null : left;
+                        }
+                    }
+
+                    if (send)
+                    {
+                        deferredSince = null;
+                        var asked = Math.Min(free, Options.ClaimBatchSize);
+                        claims.Add((engine.Storage.Queue.ClaimAsync(engine.NodeId, functionIds, asked, Options.LeaseDuration, limits, queues, stopping), asked, Stopwatch.GetTimestamp(), signals));
+                        continue;
+                    }
+
+                    if (claims.Count > 0 || deferral is not null)
+                    {
+                        // A claim comes back, a run ends (room), or a sliver has waited long enough.
+                        await Task.WhenAny([signal, .. claims.Select(c => (Task)c.Task), .. deferral is { } d ? [Task.Delay(d, stopping)] : Array.Empty<Task>()]).ConfigureAwait(false);
+                        continue;
+                    }
+
+                    var delay = Options.PollInterval;
+                    if (free > 0 && await engine.Storage.Queue.NextDueAsync(stopping).ConfigureAwait(false) is { } next)
+                    {
+                        var untilNext = next - engine.Time.GetUtcNow();
+                        delay = untilNext < delay ? (untilNext > TimeSpan.Zero ? untilNext : TimeSpan.FromMilliseconds(1)) : delay;
+                    }
+
+                    using var wake = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+                    var timer = Task.Delay(delay, engine.Time, wake.Token);
+                    await Task.WhenAny(signal, timer).ConfigureAwait(false);
+                    await wake.CancelAsync().ConfigureAwait(false);
+                    claimNow = true;
+                }
+                catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+                {
+                    break;
+                }
+                catch (Exception ex)
+                {
+                    LogClaimFailed(Logger, ex);
+                    await Task.Delay(Options.PollInterval, engine.Time, stopping).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                    claimNow = true;
+                }
+            }
+        }
+        finally
+        {
+            // Claims still out at shutdown: their runs are leased to this node; started now, each halts and is given back.
+            foreach (var claim in claims)
+            {
+                try
+                {
+                    foreach (var run in await claim.Task.ConfigureAwait(false))
                     {
                         Start(run);
                     }
-
-                    if (claimed.Count == asked)
-                    {
-                        continue;
-                    }
                 }
-
-                var delay = Options.PollInterval;
-                if (free > 0 && await engine.Storage.Queue.NextDueAsync(stopping).ConfigureAwait(false) is { } next)
+                catch (Exception ex) when (ex is not OutOfMemoryException)
                 {
-                    var untilNext = next - engine.Time.GetUtcNow();
-                    delay = untilNext < delay ? (untilNext > TimeSpan.Zero ? untilNext : TimeSpan.FromMilliseconds(1)) : delay;
+                    // A claim that failed leased nothing (or its leases expire and other nodes take the runs).
                 }
-
-                using var wake = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-                var timer = Task.Delay(delay, engine.Time, wake.Token);
-                await Task.WhenAny(signal, timer).ConfigureAwait(false);
-                await wake.CancelAsync().ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
-            {
-                break;
-            }
-            catch (Exception ex)
-            {
-                LogClaimFailed(Logger, ex);
-                await Task.Delay(Options.PollInterval, engine.Time, stopping).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
         }
     }

@@ -97,6 +97,36 @@ public abstract class WorkerLifecycleTests : EngineTests
     }
 
     [Fact]
+    public async Task RunsInFlight_NeverExceedMaxConcurrentRuns_WhileClaimsOverlap()
+    {
+        var inFlight = 0;
+        var most = 0;
+        await using var host = await StartAsync(
+            b => b.AddFunction<object>("busy", f => f.TriggerOn("work/queued"), async ctx => await ctx.Step.Run("work", async () =>
+            {
+                var now = Interlocked.Increment(ref inFlight);
+                for (var seen = Volatile.Read(ref most); now > seen && Interlocked.CompareExchange(ref most, now, seen) != seen; seen = Volatile.Read(ref most))
+                {
+                }
+
+                await Task.Delay(50);
+                Interlocked.Decrement(ref inFlight);
+                return "done";
+            })),
+            // A claim takes at most 4 and two may be out at once: the room counts what claims in flight asked for.
+            options: o => (o.MaxConcurrentRuns, o.ClaimBatchSize) = (6, 4));
+
+        // All queued at once, so the slots can fill: the worker, not the arrival of work, bounds what runs.
+        var ids = (await host.Client.SendAsync(Enumerable.Range(0, 60).Select(i => new BatonEvent("work/queued", new { i })))).RunIds;
+        foreach (var id in ids)
+        {
+            Assert.Equal(RunStatus.Completed, (await host.WaitAsync(id)).Status);
+        }
+
+        Assert.InRange(most, 5, 6);
+    }
+
+    [Fact]
     public async Task Shutdown_InFlightStepFinishesAndIsCommitted_RestLeftToResume()
     {
         using var storage = NewStorage();
