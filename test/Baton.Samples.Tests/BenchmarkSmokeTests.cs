@@ -38,6 +38,13 @@ public sealed class BenchmarkSmokeTests : IDisposable
         Assert.Contains(rows, r => r.GetProperty("system").GetString() == "Baton" && r.GetProperty("storage").GetString() == "PostgreSql");
         Assert.All(rows.Where(r => r.GetProperty("system").GetString() is "Baton" or "Hangfire" && r.GetProperty("unit").GetString()!.EndsWith("/s", StringComparison.Ordinal)),
             r => Assert.True(r.GetProperty("value").GetDouble() > 0, $"{r} measured something"));
+        foreach (var storage in new[] { "Sqlite", "PostgreSql" })
+        {
+            // The group-commit ratio divides each repetition by the raw rate measured just before it.
+            Assert.Contains(rows, r => r.GetProperty("system").GetString() == "ratio" && r.GetProperty("storage").GetString() == storage
+                && r.GetProperty("scenario").GetString()!.Contains("raw batched rows, paired", StringComparison.Ordinal) && r.GetProperty("value").GetDouble() > 0);
+        }
+
         Assert.True(File.Exists(Path.Combine(_output, "latest.md")));
         Assert.Contains("throughput, 3 steps", await stdout, StringComparison.Ordinal);
     }
