@@ -179,6 +179,7 @@ internal sealed partial class BatonWorker(BatonEngine engine, IHostApplicationLi
         var moreDue = false;
         var lastClaim = TimeSpan.Zero;
         long? deferredSince = null;
+        Task? deferral = null;
         try
         {
             while (!stopping.IsCancellationRequested)
@@ -209,21 +210,22 @@ internal sealed partial class BatonWorker(BatonEngine engine, IHostApplicationLi
 
                     var free = Options.MaxConcurrentRuns - _running.Count - claims.Sum(c => c.Asked);
                     var send = claimNow && free > 0 && claims.Count < MaxClaimsInFlight && (claims.Count == 0 || moreDue);
-                    TimeSpan? deferral = null;
-                    if (send && moreDue && free < sliver)
+                    if (!(send && moreDue && free < sliver))
                     {
+                        (deferredSince, deferral) = (null, null);
+                    }
+                    else
+                    {
+                        // A sliver: with a claim out, wait for it; otherwise for runs to end, up to one claim's time.
                         deferredSince ??= Stopwatch.GetTimestamp();
                         var left = lastClaim - Stopwatch.GetElapsedTime(deferredSince.Value);
-                        if (claims.Count > 0 || left > TimeSpan.Zero)
-                        {
-                            send = false;
-                            deferral = claims.Count > 0 ? null : left;
-                        }
+                        send = claims.Count == 0 && left <= TimeSpan.Zero;
+                        deferral ??= claims.Count == 0 && !send ? Task.Delay(left, stopping) : null;
                     }
 
                     if (send)
                     {
-                        deferredSince = null;
+                        (deferredSince, deferral) = (null, null);
                         var asked = Math.Min(free, Options.ClaimBatchSize);
                         claims.Add((engine.Storage.Queue.ClaimAsync(engine.NodeId, functionIds, asked, Options.LeaseDuration, limits, queues, stopping), asked, Stopwatch.GetTimestamp(), signals));
                         continue;
@@ -232,7 +234,7 @@ internal sealed partial class BatonWorker(BatonEngine engine, IHostApplicationLi
                     if (claims.Count > 0 || deferral is not null)
                     {
                         // A claim comes back, a run ends (room), or a sliver has waited long enough.
-                        await Task.WhenAny([signal, .. claims.Select(c => (Task)c.Task), .. deferral is { } d ? [Task.Delay(d, stopping)] : Array.Empty<Task>()]).ConfigureAwait(false);
+                        await Task.WhenAny([signal, .. claims.Select(c => (Task)c.Task), .. deferral is null ? Array.Empty<Task>() : [deferral]]).ConfigureAwait(false);
                         continue;
                     }
 
@@ -268,14 +270,15 @@ internal sealed partial class BatonWorker(BatonEngine engine, IHostApplicationLi
             {
                 try
                 {
-                    foreach (var run in await claim.Task.ConfigureAwait(false))
+                    foreach (var run in await claim.Task.WaitAsync(Options.ShutdownTimeout).ConfigureAwait(false))
                     {
                         Start(run);
                     }
                 }
                 catch (Exception ex) when (ex is not OutOfMemoryException)
                 {
-                    // A claim that failed leased nothing (or its leases expire and other nodes take the runs).
+                    // A claim that failed leased nothing; one that did not answer in time leaves leases that expire, and
+                    // the runs are claimed again.
                 }
             }
         }
