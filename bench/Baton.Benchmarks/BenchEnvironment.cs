@@ -5,6 +5,8 @@ namespace Baton.Benchmarks;
 /// <summary>What every scenario shares: a scratch directory and the benchmark's PostgreSQL server.</summary>
 public sealed class BenchEnvironment(string workDirectory, string? postgresConnectionString)
 {
+    private bool _cannotCheckpoint;
+
     public string WorkDirectory { get; } = workDirectory;
 
     public string? PostgresConnectionString { get; } = postgresConnectionString;
@@ -46,8 +48,6 @@ public sealed class BenchEnvironment(string workDirectory, string? postgresConne
             Console.Error.WriteLine($"note: no CHECKPOINT before measurements ({ex.MessageText})");
         }
     }
-
-    private bool _cannotCheckpoint;
 
     /// <summary>A measurement's own database under a fresh name, removed when it is disposed.</summary>
     public ScratchDatabase NewDatabase(BenchStorage storage, string prefix) => new(this, storage, NewName(prefix));

@@ -99,20 +99,10 @@ public abstract class WorkerLifecycleTests : EngineTests
     [Fact]
     public async Task RunsInFlight_NeverExceedMaxConcurrentRuns_WhileClaimsOverlap()
     {
-        var inFlight = 0;
-        var most = 0;
+        var timeline = new ConcurrencyTests.Timeline();
         await using var host = await StartAsync(
-            b => b.AddFunction<object>("busy", f => f.TriggerOn("work/queued"), async ctx => await ctx.Step.Run("work", async () =>
-            {
-                var now = Interlocked.Increment(ref inFlight);
-                for (var seen = Volatile.Read(ref most); now > seen && Interlocked.CompareExchange(ref most, now, seen) != seen; seen = Volatile.Read(ref most))
-                {
-                }
-
-                await Task.Delay(50);
-                Interlocked.Decrement(ref inFlight);
-                return "done";
-            })),
+            b => b.AddFunction<object>("busy", f => f.TriggerOn("work/queued"), async ctx =>
+                await ctx.Step.Run("work", () => timeline.RecordAsync("busy", TimeSpan.FromMilliseconds(50)))),
             // A claim takes at most 4 and two may be out at once: the room counts what claims in flight asked for.
             options: o => (o.MaxConcurrentRuns, o.ClaimBatchSize) = (6, 4));
 
@@ -123,7 +113,7 @@ public abstract class WorkerLifecycleTests : EngineTests
             Assert.Equal(RunStatus.Completed, (await host.WaitAsync(id)).Status);
         }
 
-        Assert.InRange(most, 5, 6);
+        Assert.InRange(timeline.MaxOverlap(), 5, 6);
     }
 
     [Fact]
