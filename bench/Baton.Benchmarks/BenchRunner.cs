@@ -174,7 +174,9 @@ public sealed class BenchRunner(
         {
             Progress($"{scenario}, beside the raw batched rate", "Baton", storage.ToString(), rep, repetitions);
             await environment.SettleAsync();
-            pairs.Add(await PairAsync());
+            var (raw, baton) = await PairAsync();
+            pairs.Add((raw, baton));
+            Console.Error.WriteLine($"      raw {raw:0} rows/s, Baton {baton:0} writes/s: {baton / raw:0.###}x");
         }
 
         Add(Summarize(scenario, "Baton", storage.ToString(), "writes/s", [.. pairs.Select(p => p.Baton)]));
@@ -193,6 +195,7 @@ public sealed class BenchRunner(
             Progress(scenario, system, storage, rep, settings.Repetitions);
             await environment.SettleAsync();
             values.Add(await measure());
+            Console.Error.WriteLine($"      {values[^1]:0.###} {unit}");
         }
 
         var measurement = Summarize(scenario, system, storage, unit, values);
@@ -214,6 +217,8 @@ public sealed class BenchRunner(
             {
                 byPercentile[p].Add(samples.Percentile(p));
             }
+
+            Console.Error.WriteLine($"      {string.Join(", ", percentiles.Select(p => $"p{p} {byPercentile[p][^1]:0.###}"))} ms");
         }
 
         foreach (var (p, values) in byPercentile)
@@ -277,6 +282,12 @@ public sealed class BenchRunner(
     private void Add(Measurement measurement)
     {
         _results.Add(measurement);
+        if (measurement.System == "ratio" && double.IsNaN(measurement.Min))
+        {
+            // A ratio of two figures: shown in the table at the end (unknown when a side was not measured in this run).
+            return;
+        }
+
         Console.Error.WriteLine($"    = {measurement.Value:0.###} {measurement.Unit} (min {measurement.Min:0.###}, max {measurement.Max:0.###})");
     }
 

@@ -9,6 +9,15 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
     // The lease condition every leased write carries: the run is still queued, ours, and not claimed again since.
     private const string Leased = "run_id = @run AND owner = @owner AND token = @token";
 
+    // What a folded checkpoint reports for each of its rows: written, or not (its lease was lost).
+    private static readonly PgResult StepWritten = new([], 1);
+    private static readonly PgResult StepNotWritten = new([], 0);
+
+    // A checkpoint's statement, alone and folded, built once per queue (the schema never changes): built per call, its
+    // text was a third of the bytes a step of a busy node allocated.
+    private readonly StepStatement _upsertStep = new(database.Schema, replaces: true);
+    private readonly StepStatement _insertStep = new(database.Schema, replaces: false);
+
     private string S => database.Schema;
 
     internal PostgreSqlQueueStatistics Statistics { get; } = new(database, logger);
@@ -621,51 +630,88 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
         SELECT @run, @key, @kind, @status, @output, @error, @attempts, @started, @ended, @wake
         """;
 
-    private PgCommand FencedStep(RunLease lease, StepRecord step, bool replaces = true) =>
-        new PgCommand($"{UpsertStep(S)} WHERE EXISTS (SELECT 1 FROM {S}.queue WHERE {Leased}) {(replaces ? OnStepConflict : "")}")
+    private PgCommand FencedStep(RunLease lease, StepRecord step, bool replaces = true)
+    {
+        var statement = replaces ? _upsertStep : _insertStep;
+        return new PgCommand(statement.Alone)
         {
             // Checkpoints of many runs in one round go as one statement (see PgMerge); one run's step key only once.
             // Upserts and plain inserts are folded apart.
-            Merge = new PgMerge($"{(replaces ? "fenced-step" : "fenced-new-step")}:{S}", $"{lease.RunId}\n{step.Key}", (lease, step), rows => FencedSteps(rows, replaces), SplitFencedStep),
+            Merge = new PgMerge(statement.Kind, $"{lease.RunId}\n{step.Key}", (lease, step), statement.BuildFolded, SplitFencedStep),
         }.WithParametersWhenSentAlone(c => c.WithLease(lease).WithStep(step));
+    }
 
     /// <summary>
-    /// Checkpoints of several runs, each written only if its lease holds (replacing an entry of the same key, or, without
-    /// <paramref name="replaces"/>, failing on one); returns the (run, key) written.
+    /// The statements that write checkpoints, each only if its run's lease holds: replacing an entry of the same key, or,
+    /// without <c>replaces</c>, failing on one.
     /// </summary>
-    private PgCommand FencedSteps(IReadOnlyList<object> rows, bool replaces)
+    private sealed class StepStatement
     {
-        var parts = rows.Cast<(RunLease Lease, StepRecord Step)>().ToList();
-        return new PgCommand($"""
-                INSERT INTO {S}.steps (run_id, key, kind, status, output, error, attempts, started_at, ended_at, wake_at)
+        public StepStatement(string s, bool replaces)
+        {
+            var onConflict = replaces ? OnStepConflict : "";
+            Kind = $"{(replaces ? "fenced-step" : "fenced-new-step")}:{s}";
+            Alone = $"{UpsertStep(s)} WHERE EXISTS (SELECT 1 FROM {s}.queue WHERE {Leased}) {onConflict}";
+            Folded = $"""
+                INSERT INTO {s}.steps (run_id, key, kind, status, output, error, attempts, started_at, ended_at, wake_at)
                 SELECT v.run_id, v.key, v.kind, v.status, v.output, v.error, v.attempts, v.started, v.ended, v.wake
                 FROM unnest(@runs, @owners, @tokens, @keys, @kinds, @statuses, @outputs, @errors, @attempts, @starteds, @endeds, @wakes)
                     AS v(run_id, owner, token, key, kind, status, output, error, attempts, started, ended, wake)
-                WHERE EXISTS (SELECT 1 FROM {S}.queue q WHERE q.run_id = v.run_id AND q.owner = v.owner AND q.token = v.token)
-                {(replaces ? OnStepConflict : "")}
+                WHERE EXISTS (SELECT 1 FROM {s}.queue q WHERE q.run_id = v.run_id AND q.owner = v.owner AND q.token = v.token)
+                {onConflict}
                 RETURNING run_id, key
-                """, returnsRows: true)
-            .With("runs", parts.Select(p => p.Lease.RunId).ToArray())
-            .With("owners", parts.Select(p => p.Lease.Owner).ToArray())
-            .With("tokens", parts.Select(p => p.Lease.Token).ToArray())
-            .With("keys", parts.Select(p => p.Step.Key).ToArray())
-            .With("kinds", parts.Select(p => (int)p.Step.Kind).ToArray())
-            .With("statuses", parts.Select(p => (int)p.Step.Status).ToArray())
-            .With("outputs", parts.Select(p => p.Step.OutputJson).ToArray())
-            .With("errors", parts.Select(p => ErrorToDb(p.Step.Error)).ToArray())
-            .With("attempts", parts.Select(p => p.Step.Attempts).ToArray())
-            .With("starteds", parts.Select(p => Ms(p.Step.StartedAt)).ToArray())
-            .With("endeds", parts.Select(p => MsOrNull(p.Step.EndedAt)).ToArray())
-            .With("wakes", parts.Select(p => MsOrNull(p.Step.WakeAt)).ToArray());
+                """;
+            BuildFolded = FoldedCommand;
+        }
+
+        /// <summary>What a checkpoint folds with (<see cref="PgMerge.Kind"/>).</summary>
+        public string Kind { get; }
+
+        /// <summary>One checkpoint (parameters as <see cref="PgCommand.WithLease"/> and <see cref="PgCommand.WithStep"/>).</summary>
+        public string Alone { get; }
+
+        /// <summary>Checkpoints of several runs (arrays, one element per checkpoint); returns the (run, key) written.</summary>
+        public string Folded { get; }
+
+        public Func<IReadOnlyList<object>, PgCommand> BuildFolded { get; }
+
+        private PgCommand FoldedCommand(IReadOnlyList<object> rows)
+        {
+            var parts = rows.Cast<(RunLease Lease, StepRecord Step)>().ToList();
+            return new PgCommand(Folded, returnsRows: true)
+                .With("runs", parts.Select(p => p.Lease.RunId).ToArray())
+                .With("owners", parts.Select(p => p.Lease.Owner).ToArray())
+                .With("tokens", parts.Select(p => p.Lease.Token).ToArray())
+                .With("keys", parts.Select(p => p.Step.Key).ToArray())
+                .With("kinds", parts.Select(p => (int)p.Step.Kind).ToArray())
+                .With("statuses", parts.Select(p => (int)p.Step.Status).ToArray())
+                .With("outputs", parts.Select(p => p.Step.OutputJson).ToArray())
+                .With("errors", parts.Select(p => ErrorToDb(p.Step.Error)).ToArray())
+                .With("attempts", parts.Select(p => p.Step.Attempts).ToArray())
+                .With("starteds", parts.Select(p => Ms(p.Step.StartedAt)).ToArray())
+                .With("endeds", parts.Select(p => MsOrNull(p.Step.EndedAt)).ToArray())
+                .With("wakes", parts.Select(p => MsOrNull(p.Step.WakeAt)).ToArray());
+        }
     }
 
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<PgResult, HashSet<(string RunId, string Key)>> WrittenSteps = [];
 
+    private static HashSet<(string RunId, string Key)> Written(PgResult folded)
+    {
+        var written = new HashSet<(string RunId, string Key)>(folded.Rows.Count);
+        foreach (var row in folded.Rows)
+        {
+            written.Add(((string)row[0]!, (string)row[1]!));
+        }
+
+        return written;
+    }
+
     private static PgResult SplitFencedStep(PgResult folded, object row)
     {
         var (lease, step) = ((RunLease, StepRecord))row;
-        var written = WrittenSteps.GetValue(folded, f => f.Rows.Select(r => ((string)r[0]!, (string)r[1]!)).ToHashSet());
-        return new PgResult([], written.Contains((lease.RunId, step.Key)) ? 1 : 0);
+        var written = WrittenSteps.GetValue(folded, Written);
+        return written.Contains((lease.RunId, step.Key)) ? StepWritten : StepNotWritten;
     }
 
     private Task Requeue(RunLease lease, DateTimeOffset due, RunStatus status, int? attempt)

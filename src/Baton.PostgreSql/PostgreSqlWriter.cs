@@ -271,7 +271,7 @@ internal sealed class PostgreSqlWriter : IAsyncDisposable
 
                     if (open.Identities is null)
                     {
-                        folds[merge.Kind] = (statements.Count, new HashSet<string>(StringComparer.Ordinal) { merge.Identity });
+                        folds[merge.Kind] = (statements.Count, new HashSet<string>(active.Count, StringComparer.Ordinal) { merge.Identity });
                     }
                 }
 

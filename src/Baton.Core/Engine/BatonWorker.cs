@@ -171,6 +171,7 @@ internal sealed partial class BatonWorker(BatonEngine engine, IHostApplicationLi
         var sliver = Math.Max(1, Math.Min(Options.ClaimBatchSize, Options.MaxConcurrentRuns) / 4);
         var claims = new List<(Task<IReadOnlyList<ClaimedRun>> Task, int Asked, long SentAt, long SignalsBefore)>();
         var claimNow = true;
+        var waits = new List<Task>(MaxClaimsInFlight + 2);
 
         // Work signalled (runs created or due, slots freed) is counted, so a claim that comes back short is followed
         // by another if work was signalled after it was sent: its snapshot may have missed that work.
@@ -192,9 +193,16 @@ internal sealed partial class BatonWorker(BatonEngine engine, IHostApplicationLi
                         signal = engine.WorkAvailable.WaitAsync();
                     }
 
-                    foreach (var claim in claims.Where(c => c.Task.IsCompleted).ToList())
+                    for (var c = 0; c < claims.Count;)
                     {
-                        claims.Remove(claim);
+                        var claim = claims[c];
+                        if (!claim.Task.IsCompleted)
+                        {
+                            c++;
+                            continue;
+                        }
+
+                        claims.RemoveAt(c);
                         lastClaim = TimeSpan.FromTicks(Math.Min(Stopwatch.GetElapsedTime(claim.SentAt).Ticks, Options.PollInterval.Ticks));
                         var claimed = await claim.Task.ConfigureAwait(false);
                         foreach (var run in claimed)
@@ -234,7 +242,19 @@ internal sealed partial class BatonWorker(BatonEngine engine, IHostApplicationLi
                     if (claims.Count > 0 || deferral is not null)
                     {
                         // A claim comes back, a run ends (room), or a sliver has waited long enough.
-                        await Task.WhenAny([signal, .. claims.Select(c => (Task)c.Task), .. deferral is null ? Array.Empty<Task>() : [deferral]]).ConfigureAwait(false);
+                        waits.Clear();
+                        waits.Add(signal);
+                        foreach (var claim in claims)
+                        {
+                            waits.Add(claim.Task);
+                        }
+
+                        if (deferral is not null)
+                        {
+                            waits.Add(deferral);
+                        }
+
+                        await Task.WhenAny(waits).ConfigureAwait(false);
                         continue;
                     }
 

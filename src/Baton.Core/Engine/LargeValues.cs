@@ -14,6 +14,11 @@ internal sealed class LargeValues(BatonEngine engine)
 {
     private const string Prefix = "\u0001baton-large-value:";
 
+    /// <summary>What <see cref="ShrinkAsync"/> shrinks, for its error: a step's result, a batch's results, a run's output.</summary>
+    public static readonly CompositeFormat StepResult = CompositeFormat.Parse("The result of step '{0}'");
+    public static readonly CompositeFormat StepResults = CompositeFormat.Parse("The results of step '{0}'");
+    public static readonly CompositeFormat RunOutput = CompositeFormat.Parse("The output of run '{0}'");
+
     /// <summary>The id and size of a stored value, when <paramref name="stored"/> is a reference.</summary>
     public static bool TryParse(string? stored, out string id, out long bytes)
     {
@@ -34,8 +39,13 @@ internal sealed class LargeValues(BatonEngine engine)
     /// What to store for <paramref name="json"/>: itself, or a reference to it stored out of line when it is larger
     /// than <see cref="BatonOptions.LargeValueBytes"/>, owned by (deleted with) run <paramref name="runId"/>.
     /// </summary>
+    /// <param name="runId">The run that owns the value.</param>
+    /// <param name="json">The value.</param>
+    /// <param name="what">What the value is, for the error when it is too large: <c>{0}</c> stands for <paramref name="name"/>.
+    /// The text is built only then (a step's result is shrunk at every step).</param>
+    /// <param name="name">The step or run the value belongs to.</param>
     /// <exception cref="PayloadTooLargeException">It is larger than <see cref="BatonOptions.MaxValueBytes"/>.</exception>
-    public async Task<string> ShrinkAsync(string runId, string json, string what)
+    public async ValueTask<string> ShrinkAsync(string runId, string json, CompositeFormat what, string name)
     {
         if (json.Length <= Math.Min(engine.Options.LargeValueBytes, engine.Options.MaxValueBytes) / 3)
         {
@@ -45,7 +55,7 @@ internal sealed class LargeValues(BatonEngine engine)
         var bytes = Encoding.UTF8.GetByteCount(json);
         if (bytes > engine.Options.MaxValueBytes)
         {
-            throw new PayloadTooLargeException(what, bytes, engine.Options.MaxValueBytes, "BatonOptions.MaxValueBytes",
+            throw new PayloadTooLargeException(string.Format(CultureInfo.InvariantCulture, what, name), bytes, engine.Options.MaxValueBytes, "BatonOptions.MaxValueBytes",
                 "Return less (or store it elsewhere and return a reference), or raise the limit.");
         }
 

@@ -108,7 +108,7 @@ internal sealed partial class RunExecution
             {
                 try
                 {
-                    output = await _engine.LargeValues.ShrinkAsync(RunId, output, $"The result of step '{key}'").ConfigureAwait(false);
+                    output = await _engine.LargeValues.ShrinkAsync(RunId, output, LargeValues.StepResult, key).ConfigureAwait(false);
                 }
                 catch (PayloadTooLargeException tooLarge)
                 {
@@ -176,7 +176,7 @@ internal sealed partial class RunExecution
         CurrentStep.Value = key;
         try
         {
-            return body(new StepExecution(key, $"{RunId}:{key}", attempt, cancellationToken));
+            return body(new StepExecution(RunId, key, attempt, cancellationToken));
         }
         finally
         {

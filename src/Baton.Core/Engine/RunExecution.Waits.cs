@@ -171,7 +171,7 @@ internal sealed partial class RunExecution
             string stored;
             try
             {
-                stored = await _engine.LargeValues.ShrinkAsync(RunId, gathered, $"The results of step '{key}'").ConfigureAwait(false);
+                stored = await _engine.LargeValues.ShrinkAsync(RunId, gathered, LargeValues.StepResults, key).ConfigureAwait(false);
             }
             catch (PayloadTooLargeException tooLarge)
             {

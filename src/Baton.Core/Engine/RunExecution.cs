@@ -227,7 +227,7 @@ internal sealed partial class RunExecution
             {
                 // An invoked run's output is copied into its parent's journal: the parent owns it, so it lives as long
                 // as the journal that reads it (a parent ends after the children it waits for).
-                stored = await _engine.LargeValues.ShrinkAsync(ParentRunId ?? RunId, output, $"The output of run '{RunId}'").ConfigureAwait(false);
+                stored = await _engine.LargeValues.ShrinkAsync(ParentRunId ?? RunId, output, LargeValues.RunOutput, RunId).ConfigureAwait(false);
             }
             catch (PayloadTooLargeException tooLarge)
             {

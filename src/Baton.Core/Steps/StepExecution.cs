@@ -3,10 +3,13 @@ namespace Baton;
 /// <summary>What a step body may want to know: its key, an idempotency key for external calls, and its attempt.</summary>
 public sealed class StepExecution
 {
-    internal StepExecution(string key, string idempotencyKey, int attempt, CancellationToken cancellationToken)
+    private readonly string _runId;
+    private string? _idempotencyKey;
+
+    internal StepExecution(string runId, string key, int attempt, CancellationToken cancellationToken)
     {
+        _runId = runId;
         Key = key;
-        IdempotencyKey = idempotencyKey;
         Attempt = attempt;
         CancellationToken = cancellationToken;
     }
@@ -18,7 +21,7 @@ public sealed class StepExecution
     /// <c>{runId}:{stepKey}</c>: the same on every attempt of this step, different for every other step. Pass it to
     /// external APIs that deduplicate (payments, emails) so a retried body does not repeat the side effect.
     /// </summary>
-    public string IdempotencyKey { get; }
+    public string IdempotencyKey => _idempotencyKey ??= $"{_runId}:{Key}";
 
     /// <summary>This attempt of the step body, starting at 1.</summary>
     public int Attempt { get; }
