@@ -14,7 +14,7 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
     private static readonly PgResult StepNotWritten = new([], 0);
 
     // A checkpoint's statement, alone and folded, built once per queue (the schema never changes): built per call, its
-    // text was a third of the bytes a step of a busy node allocated.
+    // text was about a quarter of the bytes a step of a busy node allocated.
     private readonly StepStatement _upsertStep = new(database.Schema, replaces: true);
     private readonly StepStatement _insertStep = new(database.Schema, replaces: false);
 
