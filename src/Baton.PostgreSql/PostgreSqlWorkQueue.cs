@@ -18,6 +18,12 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
     private readonly StepStatement _upsertStep = new(database.Schema, replaces: true);
     private readonly StepStatement _insertStep = new(database.Schema, replaces: false);
 
+    // A run's end: the statement's common part (the lease check, the end, its waits), and the whole statement when it
+    // emits no event (most ends), built once per queue like the checkpoint's.
+    private readonly string _completionPrefix = CompletionPrefix(database.Schema);
+    private readonly string _completionAlone = $"{CompletionPrefix(database.Schema)} SELECT (SELECT COUNT(*) FROM done), (SELECT parent_run_id FROM ended), (SELECT parent_step FROM ended), ARRAY[]::text[]";
+    private readonly string _completionKind = $"complete:{database.Schema}";
+
     private string S => database.Schema;
 
     internal PostgreSqlQueueStatistics Statistics { get; } = new(database, logger);
@@ -336,27 +342,28 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
     public Task ReleaseAsync(RunLease lease, CancellationToken cancellationToken) =>
         Requeue(lease, database.Time.GetUtcNow(), RunStatus.Queued, null);
 
+    private static string CompletionPrefix(string s) => $"""
+        WITH done AS (
+            DELETE FROM {s}.queue WHERE {Leased} RETURNING run_id),
+        ended AS (
+            UPDATE {s}.runs SET status = @status, output = @output, error = @error, ended_at = @ended
+            WHERE id = (SELECT run_id FROM done)
+            RETURNING parent_run_id, parent_step),
+        unwaited AS (
+            DELETE FROM {s}.waits WHERE run_id = (SELECT run_id FROM done))
+        """;
+
     public Task CompleteAsync(RunLease lease, RunCompletion completion, CancellationToken cancellationToken)
     {
         // One statement: the lease check, the end of the run, its waits and the emitted events (with their runs) succeed
         // together or write nothing. A second round reports to a parent and resolves waits the emitted events match.
-        var prefix = $"""
-            WITH done AS (
-                DELETE FROM {S}.queue WHERE {Leased} RETURNING run_id),
-            ended AS (
-                UPDATE {S}.runs SET status = @status, output = @output, error = @error, ended_at = @ended
-                WHERE id = (SELECT run_id FROM done)
-                RETURNING parent_run_id, parent_step),
-            unwaited AS (
-                DELETE FROM {S}.waits WHERE run_id = (SELECT run_id FROM done))
-            """;
         var command = completion.Emitted.Count == 0
-            ? new PgCommand($"{prefix} SELECT (SELECT COUNT(*) FROM done), (SELECT parent_run_id FROM ended), (SELECT parent_step FROM ended), ARRAY[]::text[]", returnsRows: true)
+            ? new PgCommand(_completionAlone, returnsRows: true)
             {
                 // The common end, with no event to append: ends of many runs in one round go as one statement (PgMerge).
-                Merge = new PgMerge($"complete:{S}", lease.RunId, (lease, completion), Completions, SplitCompletion),
+                Merge = new PgMerge(_completionKind, lease.RunId, (lease, completion), Completions, SplitCompletion),
             }
-            : PostgreSqlWrites.AppendEvents(S, [.. completion.Emitted.Select(e => e with { Runs = [.. e.Runs.Where(r => r.BatchKey is null)] })], prefix, "EXISTS (SELECT 1 FROM done)",
+            : PostgreSqlWrites.AppendEvents(S, [.. completion.Emitted.Select(e => e with { Runs = [.. e.Runs.Where(r => r.BatchKey is null)] })], _completionPrefix, "EXISTS (SELECT 1 FROM done)",
                 "SELECT (SELECT COUNT(*) FROM done), (SELECT parent_run_id FROM ended), (SELECT parent_step FROM ended), ARRAY(SELECT id FROM new_events)");
         command.WithLease(lease)
             .With("status", (int)completion.Status).With("output", completion.OutputJson)
