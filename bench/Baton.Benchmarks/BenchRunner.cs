@@ -85,7 +85,7 @@ public sealed class BenchRunner(
             }
         }
 
-        if (Selected("scale"))
+        if (Selected("scale-sleeping"))
         {
             foreach (var storage in storages)
             {
@@ -108,7 +108,10 @@ public sealed class BenchRunner(
                 Add(Summarize($"scale, {settings.SleepingRuns} sleeping runs due at one moment: latest wake after due", "Baton", storage.ToString(), "s", burst));
                 Add(Summarize($"scale, {settings.SleepingRuns} sleeping runs due over {settings.WakeSpread.TotalSeconds:0} s: latest wake after due", "Baton", storage.ToString(), "s", spread));
             }
+        }
 
+        if (Selected("scale-waiters"))
+        {
             foreach (var storage in storages)
             {
                 Progress($"scale, resume one waiter by event ({settings.FewWaiters} then {settings.ManyWaiters} waiting)", "Baton", storage.ToString(), 1, 1);

@@ -3,8 +3,11 @@ using static Baton.PostgreSql.PostgreSqlDatabase;
 
 namespace Baton.PostgreSql;
 
-internal sealed class PostgreSqlEventStore(PostgreSqlDatabase database) : IEventStore
+internal sealed class PostgreSqlEventStore(PostgreSqlDatabase database, Microsoft.Extensions.Logging.ILogger logger) : IEventStore
 {
+    /// <summary>Keeps the plan of the lookup of the waits events match right after a burst of waiting runs.</summary>
+    internal PostgreSqlTableStatistics WaitStatistics { get; } = new(database, "waits", logger);
+
     /// <remarks>Rounds of one transaction: the events first, then their runs (see <c>RunsOf</c>).</remarks>
     public async Task<AppendResult> AppendAsync(IReadOnlyList<EventAppend> events, CancellationToken cancellationToken)
     {
@@ -13,7 +16,7 @@ internal sealed class PostgreSqlEventStore(PostgreSqlDatabase database) : IEvent
         var now = database.Time.GetUtcNow();
 
         // First the events themselves: the later rounds then deal only with the runs of events that are new.
-        return await database.Writer.WriteAsync(new PgRound<AppendResult>([PostgreSqlWrites.InsertEvents(s, records)], inserted =>
+        var result = await database.Writer.WriteAsync(new PgRound<AppendResult>([PostgreSqlWrites.InsertEvents(s, records)], inserted =>
         {
             var fresh = inserted[0].Rows.Select(r => (string)r[0]!).ToHashSet(StringComparer.Ordinal);
             var accepted = events.Select(e => fresh.Remove(e.Event.Id)).ToArray();
@@ -22,6 +25,14 @@ internal sealed class PostgreSqlEventStore(PostgreSqlDatabase database) : IEvent
                 ? PgNext<AppendResult>.Done(new AppendResult(accepted, []))
                 : PgNext<AppendResult>.More(RunsOf(appends, accepted));
         })).ConfigureAwait(false);
+        if (result.Accepted.Contains(true))
+        {
+            // New events looked for the waits they match, a lookup whose plan is right only while the statistics of the
+            // waits describe them (see the class).
+            WaitStatistics.MayHaveGrown();
+        }
+
+        return result;
 
         // Rounds for the runs of the new events: debounced runs first (a pending run of the same key absorbs the event,
         // and only the latest of a key is created), then rate rules (when runs have them), then singleton holders to

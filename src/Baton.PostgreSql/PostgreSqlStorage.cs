@@ -13,9 +13,10 @@ internal sealed class PostgreSqlStorage : IBatonStorage
     public PostgreSqlStorage(NpgsqlDataSource dataSource, bool ownsDataSource, PostgreSqlOptions options, TimeProvider time, ILoggerFactory loggerFactory)
     {
         _database = new PostgreSqlDatabase(dataSource, ownsDataSource, options, time);
-        Events = new PostgreSqlEventStore(_database);
+        var logger = loggerFactory.CreateLogger("Baton.PostgreSql");
+        Events = new PostgreSqlEventStore(_database, logger);
         Runs = new PostgreSqlRunStore(_database);
-        Queue = new PostgreSqlWorkQueue(_database, loggerFactory.CreateLogger("Baton.PostgreSql"));
+        Queue = new PostgreSqlWorkQueue(_database, logger);
         Functions = new PostgreSqlFunctionCatalog(_database);
         Schedules = new PostgreSqlScheduleStore(_database);
     }

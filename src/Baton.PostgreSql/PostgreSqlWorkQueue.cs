@@ -26,7 +26,7 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
 
     private string S => database.Schema;
 
-    internal PostgreSqlQueueStatistics Statistics { get; } = new(database, logger);
+    internal PostgreSqlTableStatistics Statistics { get; } = new(database, "queue", logger);
 
     public async Task<IReadOnlyList<ClaimedRun>> ClaimAsync(
         string owner,
@@ -41,7 +41,7 @@ internal sealed class PostgreSqlWorkQueue(PostgreSqlDatabase database, Microsoft
         if (claimed.Count >= max)
         {
             // More may be due than one claim takes: a backlog, for which the claim's plan must be right (see the class).
-            Statistics.BacklogSeen();
+            Statistics.MayHaveGrown();
         }
 
         return claimed;

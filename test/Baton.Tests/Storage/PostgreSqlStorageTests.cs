@@ -164,6 +164,38 @@ public sealed class PostgreSqlStorageTests : StorageContractTests
     }
 
     [Fact]
+    public async Task AppendEvents_AfterABurstOfWaitsTheirStatisticsDoNotDescribe_AnalyzesTheWaits()
+    {
+        // Autovacuum off for the waits: only the events looking for them can be what analyzes them.
+        Database.Rows($"ALTER TABLE {Postgres.Schema}.waits SET (autovacuum_enabled = false)");
+        var statistics = ((PostgreSqlEventStore)Storage.Events).WaitStatistics;
+        long Described() => Database.Scalar($"SELECT reltuples::bigint FROM pg_class WHERE oid = '{Postgres.Schema}.waits'::regclass");
+        void Wait(int from, int to) => Database.Rows($"""
+            INSERT INTO {Postgres.Schema}.wait_paths (event_name, match_path) VALUES ('approve', 'data.i') ON CONFLICT DO NOTHING;
+            INSERT INTO {Postgres.Schema}.waits (run_id, step_key, kind, event_name, match_path, match_value, created_at)
+            SELECT 'r' || i, 'approval', 0, 'approve', 'data.i', i::text, 0 FROM generate_series({from}, {to - 1}) i
+            """);
+        Task SendAsync(string id) =>
+            Storage.Events.AppendAsync([new EventAppend(new EventRecord(id, "approve", """{"i":-1}""", Start, Start), [])], default);
+
+        // 200 waiting (a few pages): any plan is cheap; left alone.
+        Wait(0, 200);
+        await SendAsync("e1");
+        await statistics.Checked;
+        Assert.Equal(-1, Described());
+
+        // A burst to 5,000, never analyzed: within 10 s of the last check nothing runs; after, the next event analyzes them.
+        Wait(200, 5000);
+        await SendAsync("e2");
+        await statistics.Checked;
+        Assert.Equal(-1, Described());
+        Time.Advance(TimeSpan.FromSeconds(11));
+        await SendAsync("e3");
+        await statistics.Checked;
+        Assert.InRange(Described(), 4900, 5100);
+    }
+
+    [Fact]
     public async Task Claim_FromSeveralNodesAtOnce_EachRunGoesToExactlyOneNode()
     {
         await Storage.Runs.CreateAsync([.. Enumerable.Range(0, 300).Select(i => new NewRun($"r{i:000}", "f", "[]", Start, Start, null))], default);
