@@ -12,6 +12,10 @@ public sealed class BenchRunner(
     IReadOnlyCollection<string>? storagesOnly = null,
     bool withPeers = true)
 {
+    /// <summary>The scenarios <c>--only</c> selects from, by name or by the start of one (<c>scale</c>: both scale subsets).</summary>
+    public static readonly IReadOnlyList<string> Subsets =
+        ["storage-limit", "throughput", "group-commit", "latency", "step-overhead", "scale-sleeping", "scale-waiters", "large-results"];
+
     private readonly List<Measurement> _results = [];
     private readonly BatonScenarios _baton = new(environment);
     private readonly RawStorage _raw = new(environment);
@@ -187,7 +191,10 @@ public sealed class BenchRunner(
         Add(Summarize($"group commit, {storage}: Baton checkpoint writes / raw batched rows, paired (target 0.5x)", "ratio", storage.ToString(), "x", [.. pairs.Select(p => p.Baton / p.Raw)]));
     }
 
-    private bool Selected(string scenario) => only is null || only.Any(o => scenario.StartsWith(o, StringComparison.OrdinalIgnoreCase));
+    private bool Selected(string scenario) =>
+        Subsets.Contains(scenario)
+            ? only is null || only.Any(o => scenario.StartsWith(o, StringComparison.OrdinalIgnoreCase))
+            : throw new InvalidOperationException($"Scenario '{scenario}' is not in BenchRunner.Subsets, so --only would refuse it.");
 
     private async Task<Measurement> MeasureAsync(string scenario, string system, string storage, string unit, Func<Task<double>> measure)
     {

@@ -33,7 +33,6 @@ const string Usage = """
       --output DIR            where latest.json and latest.md go (default bench/results)
     BATON_BENCH_POSTGRES=<connection string> uses that server instead of starting a throwaway one.
     """;
-string[] subsets = ["storage-limit", "throughput", "group-commit", "latency", "step-overhead", "scale", "scale-sleeping", "scale-waiters", "large-results"];
 if (Unknown() is { } problem)
 {
     Console.Error.WriteLine(problem);
@@ -110,7 +109,8 @@ string? Unknown()
         }
     }
 
-    var wrong = (Option("--only") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Where(o => !subsets.Contains(o)).ToList();
+    var wrong = (Option("--only") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        .Where(o => !BenchRunner.Subsets.Any(subset => subset.StartsWith(o, StringComparison.OrdinalIgnoreCase))).ToList();
     var wrongStorage = (Option("--storage") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
         .Where(o => !new[] { "sqlite", "postgresql", "inmemory" }.Contains(o, StringComparer.OrdinalIgnoreCase)).ToList();
     return wrong.Count > 0 ? $"Unknown subset '{string.Join("', '", wrong)}' for --only."
